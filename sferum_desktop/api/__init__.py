@@ -1,0 +1,1 @@
+"""Async clients for ESh, VK ID and Sferum: validation, retries, rate limits."""

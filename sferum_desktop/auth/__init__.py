@@ -1,0 +1,1 @@
+"""Sessions: sign-in state, the keyring vault, who refreshes tokens when."""

@@ -1,0 +1,1 @@
+"""The local SQLite store: registry cache, sync journal, audit log."""

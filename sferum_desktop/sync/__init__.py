@@ -1,0 +1,1 @@
+"""Orchestration of the automatic sync: snapshot, plan, apply, journal."""
