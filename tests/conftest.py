@@ -28,6 +28,7 @@ class Sandbox:
     data_dir: Path
     process: subprocess.Popen[str]
     output: list[str] = field(default_factory=list)
+    drain: threading.Thread | None = None
 
     def dev(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call `/sandbox/dev/<path>` and return the decoded JSON answer (raises on 4xx/5xx)."""
@@ -60,14 +61,30 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        # Let the drain thread reach the end of the output, then close the pipe (an unclosed
+        # pipe is a ResourceWarning, which the test settings turn into an error).
+        if self.drain is not None:
+            self.drain.join(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def start_sandbox(data_dir: Path, dataset: str = "demo", seed: int = 1) -> Sandbox:
     """Start `sferum-desktop sandbox` on a free port and wait for its READY line."""
     process = subprocess.Popen(
         [
-            sys.executable, "-m", "sferum_desktop", "sandbox",
-            "--port", "0", "--data", str(data_dir), "--dataset", dataset, "--seed", str(seed),
+            sys.executable,
+            "-m",
+            "sferum_desktop",
+            "sandbox",
+            "--port",
+            "0",
+            "--data",
+            str(data_dir),
+            "--dataset",
+            dataset,
+            "--seed",
+            str(seed),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -93,10 +110,11 @@ def start_sandbox(data_dir: Path, dataset: str = "demo", seed: int = 1) -> Sandb
         raise RuntimeError("the sandbox did not start:\n" + "\n".join(lines))
     sandbox = Sandbox(url=url, data_dir=data_dir, process=process, output=lines)
     # Keep draining its output so that the pipe never fills and blocks the server.
-    threading.Thread(
+    sandbox.drain = threading.Thread(
         target=lambda: [sandbox.output.append(x.rstrip("\n")) for x in process.stdout or []],
         daemon=True,
-    ).start()
+    )
+    sandbox.drain.start()
     return sandbox
 
 

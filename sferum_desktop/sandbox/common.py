@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import random
+import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -11,6 +15,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import Engine, and_, or_, select
 
 from sferum_desktop.sandbox import models as m
@@ -28,6 +33,10 @@ class SandboxState:
     dataset: str
     seed: int
     faults: dict[str, Any] = field(default_factory=dict)
+    # Per run, never persisted: the RNG of the fault draws (re-seeded whenever the faults are
+    # set) and small scratch state such as pending password resets. A reset clears both.
+    fault_rng: random.Random = field(default_factory=random.Random)
+    ephemeral: dict[str, Any] = field(default_factory=dict)
 
     @property
     def access_token_ttl_s(self) -> int:
@@ -65,6 +74,19 @@ class EshError(Exception):
         )
 
 
+class ErrorBody(BaseModel):
+    """The body of every ESh error, for the OpenAPI document."""
+
+    error: str
+    message: str
+    details: dict[str, Any] = {}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for a route: these statuses answer an ESh error body."""
+    return {status: {"model": ErrorBody} for status in statuses}
+
+
 def utcnow() -> datetime:
     """Naive UTC now, as the schema stores times."""
     return datetime.now(UTC).replace(tzinfo=None)
@@ -88,6 +110,43 @@ def sha256(text: str) -> str:
 def new_token(prefix: str) -> str:
     """An opaque bearer token; only its SHA-256 is ever stored."""
     return f"{prefix}.{secrets.token_urlsafe(32)}"
+
+
+def password_digest(salt: str, password: str) -> str:
+    """How `accounts` and `vk_accounts` store a password: sha256(salt + password)."""
+    return sha256(salt + password)
+
+
+def password_matches(salt: str | None, digest: str | None, password: str) -> bool:
+    """Constant-time check of a password against its stored salted digest."""
+    if not salt or not digest:
+        return False
+    return hmac.compare_digest(password_digest(salt, password), digest)
+
+
+_NON_DIGITS = re.compile(r"\D")
+
+
+def normalize_phone(text: str) -> str | None:
+    """A Russian phone as stored (`+79991112233`) from what a person types, or None."""
+    digits = _NON_DIGITS.sub("", text or "")
+    if len(digits) == 11 and digits[0] in "78":
+        return "+7" + digits[1:]
+    if len(digits) == 10 and digits[0] == "9":
+        return "+7" + digits
+    return None
+
+
+def vk_request_params(method: str, params: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
+    """VK's `request_params` echo of a call: method, oauth, then its parameters (no token)."""
+    echoed = [{"key": "method", "value": method}, {"key": "oauth", "value": "1"}]
+    echoed += [{"key": k, "value": v} for k, v in params if k != "access_token"]
+    return echoed
+
+
+def vk_error(code: int, message: str, request_params: list[dict[str, str]]) -> dict[str, Any]:
+    """A VK API error body (Sferum answers it with HTTP 200)."""
+    return {"error": {"error_code": code, "error_msg": message, "request_params": request_params}}
 
 
 def full_name(family: str, given: str, middle: str | None) -> str:
@@ -122,9 +181,7 @@ class Principal:
 
     def staff_school_ids(self, state: SandboxState) -> frozenset[str]:
         """Schools whose roster this person may read (staff roles; district roles expand)."""
-        orgs = self.role_orgs.get("teacher", frozenset()) | self.role_orgs.get(
-            "admin", frozenset()
-        )
+        orgs = self.role_orgs.get("teacher", frozenset()) | self.role_orgs.get("admin", frozenset())
         return expand_schools(state.engine, orgs)
 
     def admin_school_ids(self, state: SandboxState) -> frozenset[str]:
@@ -145,7 +202,9 @@ def expand_schools(engine: Engine, org_ids: frozenset[str]) -> frozenset[str]:
         return frozenset(r[0] for r in rows)
 
 
-def active_roles(engine: Engine, person_id: str, today: date | None = None) -> list[tuple[str, str]]:
+def active_roles(
+    engine: Engine, person_id: str, today: date | None = None
+) -> list[tuple[str, str]]:
     """(OneRoster role, org id) pairs of a person's roles that have not ended."""
     today = today or utcnow().date()
     with engine.connect() as conn:
@@ -193,14 +252,22 @@ async def current_principal(request: Request) -> Principal:
                 m.esh_sessions.c.id,
                 m.esh_sessions.c.person_id,
                 m.esh_sessions.c.revoked_at,
+                m.users.c.enabled_user,
             )
             .select_from(
-                m.esh_tokens.join(m.esh_sessions, m.esh_tokens.c.session_id == m.esh_sessions.c.id)
+                m.esh_tokens.join(
+                    m.esh_sessions, m.esh_tokens.c.session_id == m.esh_sessions.c.id
+                ).join(m.users, m.users.c.sourced_id == m.esh_sessions.c.person_id)
             )
-            .where(and_(m.esh_tokens.c.token_sha256 == sha256(token), m.esh_tokens.c.kind == "access"))
+            .where(
+                and_(m.esh_tokens.c.token_sha256 == sha256(token), m.esh_tokens.c.kind == "access")
+            )
         ).first()
     if row is None or row.revoked_at is not None:
         raise EshError(401, "invalid_token", "Сеанс недействителен. Войдите в ЭШ снова.")
     if row.expires_at <= now:
         raise EshError(401, "token_expired", "Срок действия сеанса истёк.")
+    if not row.enabled_user:
+        # Blocking in ESh takes effect at once, not when the access token runs out.
+        raise EshError(403, "forbidden", "Учётная запись заблокирована в ЭШ.")
     return principal_for(state.engine, row.person_id, row.id)
