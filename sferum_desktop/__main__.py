@@ -14,10 +14,18 @@ from sferum_desktop import __version__
 _USAGE = """\
 usage: sferum-desktop [--version] [--demo] [--profile NAME]
        sferum-desktop sandbox [--host H] [--port N] [--data DIR] [--dataset NAME] [--seed N]
+       sferum-desktop sync [--profile NAME] [--school ID] [--dry-run] [--watch SECONDS]
+                           [--json] [--confirm-held]
+
+  (no command)     the desktop app; --demo: against a demo sandbox it starts itself,
+                   --profile NAME: a server profile from profiles.toml
 
 commands:
   sandbox    the local server that emulates ESh, VK ID and Sferum
+  sync       the automatic membership sync, headless (no Qt)
 """
+
+_GUI_FLAGS = frozenset({"--demo", "--profile"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -33,11 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from sferum_desktop.sandbox.server import main as sandbox_main
 
         return sandbox_main(args[1:])
-    if args[:1] == ["--demo"] and len(args) == 1:
-        # Until the desktop window lands, the demo is the sandbox with the demo school.
-        from sferum_desktop.sandbox.server import main as sandbox_main
+    if args[:1] == ["sync"]:
+        from sferum_desktop.cli import main as cli_main
 
-        return sandbox_main(["--dataset", "demo"])
+        return cli_main(args)
+    if not args or args[0].split("=", 1)[0] in _GUI_FLAGS:
+        from sferum_desktop.ui.app import main as gui_main  # Qt loads only here
+
+        return gui_main(args)
     print(_USAGE, end="", file=sys.stderr)
     return 2
 

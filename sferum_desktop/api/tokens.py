@@ -66,8 +66,15 @@ class BearerTokens:
 
     def needs_refresh(self, now: datetime | None = None) -> bool:
         """Whether the access token expires within its refresh margin."""
+        return self.refresh_due_in(now) <= 0
+
+    def refresh_due_in(self, now: datetime | None = None) -> float:
+        """Seconds until the token enters its refresh margin (<= 0: refresh now).
+
+        The auth layer sleeps this long to refresh proactively, before any call needs it.
+        """
         margin = min(_MAX_MARGIN_S, max(0.0, self.lifetime_s) * _MARGIN_SHARE)
-        return self.seconds_left(now) <= margin
+        return self.seconds_left(now) - margin
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.seconds_left(now) <= 0

@@ -523,6 +523,7 @@ def _vk_login(
         "has_vk_account": vk_user_id is not None,
         "has_edu_profile": path == 1,
         "who": _full_name(person),
+        "username": person.get("username"),  # their ESh account, for the demo's hints
         "person_id": person["sourced_id"],
         "vk_user_id": vk_user_id,
     }

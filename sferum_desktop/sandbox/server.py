@@ -99,7 +99,8 @@ def _account_lines(meta: dict[str, Any]) -> list[str]:
         for v in vk_logins:
             password = v.get("password") or "без пароля"
             who = v.get("who") or v.get("full_name") or ""
-            lines.append(f"  вариант {v.get('path')}: {v.get('phone')} / {password}  {who}")
+            esh = f"  (ЭШ: {v['username']})" if v.get("username") else ""
+            lines.append(f"  вариант {v.get('path')}: {v.get('phone')} / {password}  {who}{esh}")
     return lines
 
 
