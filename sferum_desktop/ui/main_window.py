@@ -32,7 +32,9 @@ from sferum_desktop.auth.session import AuthSession, SferumOverview
 from sferum_desktop.ui import settings
 from sferum_desktop.ui.common import Banner, alive, error_message, heading
 from sferum_desktop.ui.demo import DemoHints, DemoTools
+from sferum_desktop.ui.registry_tab import RegistrySection, open_cache
 from sferum_desktop.ui.sferum_tab import SferumTab
+from sferum_desktop.ui.sync_tab import SyncTab
 
 if TYPE_CHECKING:
     from sferum_desktop.ui.linking import LinkingDialog
@@ -183,6 +185,11 @@ class MainWindow(QMainWindow):
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.start_page, self.tr("Главная"))
         self.tabs.addTab(self.sferum_tab, self.tr("Сферум"))
+        self.registry = RegistrySection(session.esh, session.me, open_cache(session.profile.key))
+        self.add_tab(self.registry, self.tr("Реестр «Сферум»"), staff_only=True)
+        self.sync_tab = SyncTab(session)
+        self.add_tab(self.sync_tab, self.tr("Синхронизация"), staff_only=True)
+        self.registry.chats.apply_saved = self.sync_tab.apply_saved_chat
         self.tabs.currentChanged.connect(self._tab_changed)
 
         central = QWidget()
@@ -357,6 +364,7 @@ class MainWindow(QMainWindow):
         settings.MAIN_GEOMETRY.set(self.saveGeometry())
         settings.MAIN_STATE.set(self.saveState())
         self.sferum_tab.stop()
+        self.sync_tab.shutdown()
         if self.linking is not None:
             self.linking.reject()
         super().closeEvent(event)
