@@ -148,17 +148,6 @@ def report_error(report: SyncReport) -> str | None:
     return None
 
 
-class _Engine(SyncEngine):
-    """The engine, remembering what it read (chat and person names for the plan view)."""
-
-    world: World | None = None
-
-    async def _fetch(self, chat_id: int | None) -> World:
-        world = await super()._fetch(chat_id)
-        self.world = world
-        return world
-
-
 class CaptchaDialog(QDialog):
     """The Sferum captcha: its picture and a field for the code."""
 
@@ -377,7 +366,7 @@ class SyncTab(QWidget):
         self.setObjectName("syncTab")
         self.session = session
         self.store = Store.open(default_store_path(session.profile.key))
-        self.engine: _Engine | None = None
+        self.engine: SyncEngine | None = None
         self.report: SyncReport | None = None
         self.busy = False
         self.confirm_box: QMessageBox | None = None
@@ -452,7 +441,7 @@ class SyncTab(QWidget):
 
     # --- the engine -------------------------------------------------------------------------
 
-    async def _make_engine(self) -> _Engine | None:
+    async def _make_engine(self) -> SyncEngine | None:
         """An engine for one run (None, with the banner saying why, when it cannot run)."""
         if not self.session.has_sferum:
             self.banner.show_message(
@@ -473,7 +462,7 @@ class SyncTab(QWidget):
             return None
         me = self.session.me
         actor = f"user:{me.id}" if me is not None else "user"
-        return _Engine(
+        return SyncEngine(
             self.session.esh,
             sferum,
             self.store,
