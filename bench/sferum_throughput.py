@@ -22,57 +22,19 @@ import argparse
 import asyncio
 import math
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from sandbox_process import sandbox  # bench/ is on sys.path when run as a script
 
 from sferum_desktop.api.sferum import MAX_EXECUTE_CALLS, MethodCall, SferumClient
 
 RPS = 3  # Sferum's limit per token
 BOUND = MAX_EXECUTE_CALLS * RPS  # 75 operations/s
-
-
-@contextmanager
-def sandbox(data_dir: Path, dataset: str, seed: int) -> Iterator[str]:
-    """Run the sandbox; yield its base URL once it prints READY."""
-    command = [sys.executable, "-m", "sferum_desktop", "sandbox", "--port", "0"]
-    command += ["--data", str(data_dir), "--dataset", dataset, "--seed", str(seed)]
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8"
-    )
-    assert process.stdout is not None
-    url = None
-    lines: list[str] = []
-    for line in process.stdout:
-        lines.append(line.rstrip())
-        if line.startswith("SANDBOX READY "):
-            url = line.split()[-1]
-            break
-    if url is None:
-        process.wait()
-        raise SystemExit("the sandbox did not start:\n" + "\n".join(lines[-30:]))
-    drain = threading.Thread(target=lambda: [None for _ in process.stdout or []], daemon=True)
-    drain.start()
-    try:
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        drain.join(timeout=5)
-        process.stdout.close()
 
 
 @dataclass

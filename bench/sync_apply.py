@@ -44,15 +44,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sandbox_process import sandbox  # bench/ is on sys.path when run as a script
 
 from sferum_desktop.api.esh import EshClient
 from sferum_desktop.api.esh_models import EshTokens
@@ -73,37 +72,6 @@ BOUND = 25 * RPS  # operations/s the API allows through execute
 
 
 # --- the sandbox ------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def sandbox(data_dir: Path, dataset: str) -> Iterator[str]:
-    command = [sys.executable, "-m", "sferum_desktop", "sandbox", "--port", "0"]
-    command += ["--data", str(data_dir), "--dataset", dataset]
-    process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8"
-    )
-    assert process.stdout is not None
-    url = None
-    for line in process.stdout:
-        if line.startswith("SANDBOX READY "):
-            url = line.split()[-1]
-            break
-    if url is None:
-        process.wait()
-        raise SystemExit("the sandbox did not start")
-    drain = threading.Thread(target=lambda: [None for _ in process.stdout or []], daemon=True)
-    drain.start()
-    try:
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        drain.join(timeout=5)
-        process.stdout.close()
 
 
 class Dev:
