@@ -25,7 +25,7 @@ commands:
   sync       the automatic membership sync, headless (no Qt)
 """
 
-_GUI_FLAGS = frozenset({"--demo", "--profile"})
+_GUI_FLAGS = frozenset({"--demo", "--profile", "--smoke-test"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

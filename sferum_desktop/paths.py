@@ -7,6 +7,7 @@ rotating log. Secrets never go to any of them: they live in the OS keyring (`aut
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import platformdirs
@@ -43,3 +44,16 @@ def profile_cache_dir(profile_key: str) -> Path:
 def demo_sandbox_dir() -> Path:
     """Where `--demo` keeps its sandbox's state between runs."""
     return data_dir() / "demo-sandbox"
+
+
+def resources_dir() -> Path:
+    """The read-only `resources/` folder: translations, icons, licence texts.
+
+    From a checkout it is beside the package; in a PyInstaller bundle it is in the bundle's
+    data folder (`sys._MEIPASS`: `_internal/` on Linux and Windows, `Contents/Frameworks/` in
+    a macOS .app).
+    """
+    bundle = getattr(sys, "_MEIPASS", None)
+    if getattr(sys, "frozen", False) and bundle:
+        return Path(bundle) / "resources"
+    return Path(__file__).resolve().parent.parent / "resources"

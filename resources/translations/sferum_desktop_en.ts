@@ -2,6 +2,167 @@
 <!DOCTYPE TS>
 <TS version="2.1" language="en_GB" sourcelanguage="ru_RU">
 <context>
+    <name>AboutDialog</name>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="78"/>
+        <source>О программе</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="93"/>
+        <source>Версия %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="96"/>
+        <source>Чаты Сферума школы по данным электронной школы (ЭШ).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="99"/>
+        <source>Qt %1 · PySide6 %2 · Python %3</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="108"/>
+        <source>Лицензия программы: GNU GPL версии 3 или более поздней (%1). Программа распространяется без каких-либо гарантий.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="156"/>
+        <source>Скопировать сведения</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="159"/>
+        <source>Версии программы, Qt, Python и системы — для обращения в поддержку</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="170"/>
+        <source>Компоненты в составе программы:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="184"/>
+        <source>Qt и Qt for Python (PySide6, shiboken6) используются по лицензии GNU LGPL версии 3. Они входят в программу без изменений, отдельными динамическими библиотеками в её папке (без статической компоновки), поэтому их можно заменить своей сборкой той же версии. Исходный код Qt: %1, PySide6: %2. Исходный код самой программы распространяется вместе с ней или по запросу на условиях GNU GPL версии 3 или более поздней. Полные тексты GNU LGPL v3 и GNU GPL v3 — в строке «Qt» списка ниже.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="200"/>
+        <source>Компонент</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="200"/>
+        <source>Версия</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="200"/>
+        <source>Лицензия</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="220"/>
+        <source>см. текст лицензии</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="246"/>
+        <source>Текст лицензии этого компонента не входит в поставку. Условия: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="257"/>
+        <source>ОС: %1 (%2)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/about.py" line="266"/>
+        <source>Сведения скопированы</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>AuditView</name>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="212"/>
+        <source>Поиск по чату или участнику</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="221"/>
+        <source>Обновить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="222"/>
+        <source>Экспорт…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="224"/>
+        <source>Чат:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="228"/>
+        <source>Период: с</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="230"/>
+        <source>по</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="269"/>
+        <source>Журнал недоступен: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="277"/>
+        <source>Все чаты</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="316"/>
+        <source>автоматическая синхронизация</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="318"/>
+        <source>пользователь %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="329"/>
+        <source>Записей: %1 из %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="344"/>
+        <source>Экспорт журнала</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="346"/>
+        <source>Книга Excel (*.xlsx);;CSV (*.csv)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="353"/>
+        <source>Не удалось сохранить файл: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="355"/>
+        <source>Сохранено записей: %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>AuthWebView</name>
     <message>
         <location filename="../../sferum_desktop/ui/webauth.py" line="182"/>
@@ -31,6 +192,222 @@
     </message>
 </context>
 <context>
+    <name>CandidateModel</name>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="93"/>
+        <source>Сотрудник</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="94"/>
+        <source>Ученик</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="95"/>
+        <source>Родитель</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="97"/>
+        <source>Ф.И.О.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="97"/>
+        <source>Роль</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="97"/>
+        <source>Класс</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>CaptchaDialog</name>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="158"/>
+        <source>Подтвердите, что вы не робот</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="160"/>
+        <source>Введите код с картинки:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="161"/>
+        <source>Загрузка картинки…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="170"/>
+        <source>Продолжить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="171"/>
+        <source>Отмена</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="182"/>
+        <source>Картинку не удалось загрузить.</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>ChatDialog</name>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="202"/>
+        <source>Чат школы в сферум: Добавление</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="204"/>
+        <source>Чат школы в сферум: Редактирование</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="223"/>
+        <source>Учительский чат</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="224"/>
+        <source>Классный чат</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="225"/>
+        <source>Родительский чат</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="226"/>
+        <source>Предмет</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="227"/>
+        <source>Другой</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="247"/>
+        <source>Тип чата</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="248"/>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="563"/>
+        <source>Наименование чата</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="250"/>
+        <source>Предмет/Группа (Класс)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="256"/>
+        <source>Сотрудники</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="257"/>
+        <source>Ученики</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="258"/>
+        <source>Родители</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="273"/>
+        <source>Внимание!</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="284"/>
+        <source>Сохранить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="287"/>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="593"/>
+        <source>Отмена</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="454"/>
+        <source>Следующие пользователи не связали аккаунт со Сферумом и не будут добавлены в качестве участника в чате Сферума:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="458"/>
+        <source>Пользователи будут автоматически добавлены в чат Сферума после связывания аккаунта.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="465"/>
+        <source>Выберите предмет и группу.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="468"/>
+        <source>Введите наименование чата.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="561"/>
+        <source>Чат изменил другой пользователь. Сейчас на сервере:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="564"/>
+        <source>Администратор чата</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="565"/>
+        <source>Количество участников</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="566"/>
+        <source>Статус</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="574"/>
+        <source> (было: {0})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="579"/>
+        <source>«Загрузить заново» покажет чат как он есть сейчас (ваши изменения будут потеряны); «Перезаписать» сохранит ваши изменения поверх.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="589"/>
+        <source>Чат изменён</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="591"/>
+        <source>Загрузить заново</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="592"/>
+        <source>Перезаписать</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>ChatsModel</name>
     <message>
         <location filename="../../sferum_desktop/ui/sferum_tab.py" line="78"/>
@@ -55,6 +432,158 @@
     <message>
         <location filename="../../sferum_desktop/ui/sferum_tab.py" line="121"/>
         <source>Вы: </source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>ChatsTab</name>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="108"/>
+        <source>Добавить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="109"/>
+        <source>Изменить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="113"/>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="441"/>
+        <source>Удалить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="114"/>
+        <source>Обновить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="116"/>
+        <source>Сменить администратора…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="119"/>
+        <source>Экспорт выбранных…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="122"/>
+        <source>Экспорт реестра…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="142"/>
+        <source>Поиск: наименование, администратор, предмет</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="151"/>
+        <source>Все типы</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="156"/>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="284"/>
+        <source>Все классы</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="164"/>
+        <source>Тип:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="166"/>
+        <source>Класс:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="253"/>
+        <source>Автоматические чаты (учительский, классный, родительский) создаются и удаляются автоматически; удалить их нельзя.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="257"/>
+        <source>Удалить выбранные чаты (Delete)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="270"/>
+        <source>Обновление…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="327"/>
+        <source>Показаны сохранённые данные.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="412"/>
+        <source>Чаты</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="420"/>
+        <source>Отмена</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="426"/>
+        <source>Закрыть</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="440"/>
+        <source>Удалить чаты ({0})?
+{1}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="453"/>
+        <source>автоматический чат класса или школы удаляется только вместе с классом (школой)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="458"/>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="460"/>
+        <source>«{0}»: не удалён — {1}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="463"/>
+        <source>«{0}»: удалён</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="487"/>
+        <source>Администратор чата</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="509"/>
+        <source>«{0}»: не изменён — {1}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="516"/>
+        <source>«{0}»: администратор {1}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="548"/>
+        <source>Экспорт</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="550"/>
+        <source>Книга Excel (*.xlsx);;CSV для Excel (*.csv)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="570"/>
+        <source>Файл не записан: {0}</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -168,77 +697,192 @@
 <context>
     <name>MainWindow</name>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="169"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="171"/>
         <source>Sferum Desktop — ЭШ</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="184"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="186"/>
         <source>Главная</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="185"/>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="214"/>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="262"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="187"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="221"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="269"/>
         <source>Сферум</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="199"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="189"/>
+        <source>Реестр «Сферум»</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="191"/>
+        <source>Синхронизация</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="206"/>
         <source>Учебная среда: данные вымышлены</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="207"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="214"/>
         <source>Учётная запись</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="208"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="215"/>
         <source>Выйти</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="210"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="217"/>
         <source>Ctrl+Shift+Q</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="215"/>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="297"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="222"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="304"/>
         <source>Авторизация в Сферум</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="219"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="226"/>
         <source>Чаты и видеоконференции</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="222"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="229"/>
         <source>Обновить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="227"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="234"/>
         <source>Справка</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="228"/>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="340"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="235"/>
         <source>О программе</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="295"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="302"/>
         <source>Привязать аккаунт к Сферум</source>
         <translation type="unfinished"></translation>
     </message>
+</context>
+<context>
+    <name>MemberTable</name>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="342"/>
-        <source>Sferum Desktop %1 — чаты Сферума школы из ЭШ.</source>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="110"/>
+        <source>Добавить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="111"/>
+        <source>Удалить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="112"/>
+        <source>Обновить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="118"/>
+        <source>Ф.И.О.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="118"/>
+        <source>Заблокирован</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="118"/>
+        <source>Связь со Сферумом</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="140"/>
+        <source>Да</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="140"/>
+        <source>Нет</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="148"/>
+        <source>Связан</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/chat_dialog.py" line="148"/>
+        <source>Не связан</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>PersonPicker</name>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="161"/>
+        <source>Выбор участников</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="166"/>
+        <source>Поиск по Ф.И.О.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="169"/>
+        <source>Все классы</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="173"/>
+        <source>Все роли</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="175"/>
+        <source>Сотрудники</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="176"/>
+        <source>Ученики</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="177"/>
+        <source>Родители</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="198"/>
+        <source>Выбрать</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="200"/>
+        <source>Отмена</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="206"/>
+        <source>Класс:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/person_picker.py" line="208"/>
+        <source>Роль:</source>
         <translation type="unfinished"></translation>
     </message>
 </context>
@@ -351,39 +995,47 @@
     </message>
 </context>
 <context>
+    <name>RegistrySection</name>
+    <message>
+        <location filename="../../sferum_desktop/ui/registry_tab.py" line="590"/>
+        <source>Чаты</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
     <name>SferumDesktop</name>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="179"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="180"/>
         <source>В программе произошла непредвиденная ошибка.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="184"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="185"/>
         <source>Если ошибка повторяется, сообщите в техническую поддержку и приложите журнал: %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="189"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="190"/>
         <source>Ошибка</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="285"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="291"/>
         <source>Серверы вашего региона ещё не настроены (файл профилей: %1). Пока доступна учебная среда «Демо».</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="407"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="413"/>
         <source>В системе нет доступного хранилища паролей (связки ключей), поэтому вход не будет запомнен: после закрытия программы войдите снова.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="463"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="469"/>
         <source>Вы вышли. Данные входа удалены с этого компьютера.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="467"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="473"/>
         <source>Сервер не удалось уведомить: сеанс на сервере завершится по истечении срока.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -586,53 +1238,321 @@
 <context>
     <name>StartPage</name>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="43"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="45"/>
         <source>Учитель</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="44"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="46"/>
         <source>Администратор Сферума школы</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="45"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="47"/>
         <source>Ученик</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="46"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="48"/>
         <source>Родитель</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="72"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="74"/>
         <source>Привязать аккаунт к Сферум</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="87"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="89"/>
         <source>Перед началом работы в мессенджере нужно однократно связать свой аккаунт ЭШ с учебным профилем VK ID.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="111"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="113"/>
         <source>Здравствуйте, %1!</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="126"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="128"/>
         <source>Аккаунт ЭШ связан с учебным профилем Сферума. Ваши чаты и видеоконференции — на вкладке &lt;a href=&quot;#sferum&quot;&gt;«Сферум»&lt;/a&gt;.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="131"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="133"/>
         <source>Аккаунт ЭШ связан с учебным профилем Сферума. Чтобы видеть чаты на этом компьютере, войдите через VK ID на вкладке &lt;a href=&quot;#sferum&quot;&gt;«Сферум»&lt;/a&gt;.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/main_window.py" line="138"/>
+        <location filename="../../sferum_desktop/ui/main_window.py" line="140"/>
         <source>Чтобы общаться в чатах Сферума, выберите в меню «Сферум» пункт «Авторизация в Сферум».</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+<context>
+    <name>SyncTab</name>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="384"/>
+        <source>Проверить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="386"/>
+        <source>Применить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="389"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="718"/>
+        <source>Отмена</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="392"/>
+        <source>Автоматический режим</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="397"/>
+        <source> мин</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="398"/>
+        <source>каждые </source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="406"/>
+        <source>Нажмите «Проверить», чтобы увидеть, что изменится.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="413"/>
+        <source>%v из %m</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="424"/>
+        <source>Чат / участник</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="424"/>
+        <source>Причина</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="428"/>
+        <source>План</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="430"/>
+        <source>Журнал</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="449"/>
+        <source>Для синхронизации войдите в Сферум: меню «Сферум» → «Авторизация в Сферум».</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="484"/>
+        <source>Чтение ЭШ и Сферума…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="500"/>
+        <source>Выполнено %1 из %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="503"/>
+        <source>, осталось %1</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="506"/>
+        <source>Составление плана…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="508"/>
+        <source>Завершение прерванной синхронизации…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="586"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="587"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="612"/>
+        <source>в реестре</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="588"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="589"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="614"/>
+        <source>в Сферуме</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="612"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="614"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="647"/>
+        <source>Создать чат</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="617"/>
+        <source>+ добавить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="622"/>
+        <source>− удалить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="627"/>
+        <source>ожидают привязки</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="628"/>
+        <source>не связал аккаунт со Сферумом</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="632"/>
+        <source>задержано</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="658"/>
+        <source>Создать чатов: %1, добавить: %2, удалить: %3, ожидают привязки: %4, задержано: %5</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="667"/>
+        <source>. Изменений нет: чаты соответствуют ЭШ.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="669"/>
+        <source>. Задержанные удаления применяются только после подтверждения.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="696"/>
+        <source> Применение отменено: нужно подтверждение.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="709"/>
+        <source>Подтверждение удаления</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="711"/>
+        <source>План удаляет необычно много участников:</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="715"/>
+        <source>Применить эти удаления?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="717"/>
+        <source>Удалить и применить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="732"/>
+        <source>Синхронизация не завершена</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="734"/>
+        <source>Отменено. Выполнено операций: %1; остальное — при следующем запуске.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="738"/>
+        <source>План содержит задержанные удаления: нажмите «Проверить» и подтвердите.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="741"/>
+        <source>Готово. Выполнено операций: %1.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="743"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="813"/>
+        <source>Синхронизация завершена</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="753"/>
+        <source>Отмена: завершается текущий пакет…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="804"/>
+        <source>Синхронизация не удалась</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="807"/>
+        <source>Синхронизация ждёт подтверждения</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="808"/>
+        <source>Удаление многих участников задержано: откройте «Синхронизация».</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="812"/>
+        <source>Выполнено операций: %1.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="846"/>
+        <source>Создание чата в Сферуме…</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="859"/>
+        <source>Применение в Сферуме: %1 из %2</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="866"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="891"/>
+        <source>Чат сохранён</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="867"/>
+        <source>Чат появится в Сферуме после входа в Сферум и синхронизации.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="879"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="885"/>
+        <source>Чат сохранён, но не применён в Сферуме</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="888"/>
+        <source>Чат «%1» есть в Сферуме.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="890"/>
+        <source> Ожидают привязки: %1.</source>
         <translation type="unfinished"></translation>
     </message>
 </context>

@@ -38,6 +38,7 @@ from PySide6.QtCore import (
     Signal,
     qInstallMessageHandler,
 )
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from sferum_desktop import __version__, paths
@@ -61,7 +62,7 @@ from sferum_desktop.ui.signin import SignInWindow
 log = logging.getLogger("sferum_desktop.ui.app")
 
 LOG_FILE: Final = "sferum-desktop.log"
-TRANSLATIONS_DIR: Final = Path(__file__).resolve().parents[2] / "resources" / "translations"
+TRANSLATIONS_DIR: Final = paths.resources_dir() / "translations"
 
 # --- logging ----------------------------------------------------------------------------------
 
@@ -233,6 +234,11 @@ def create_application(argv: Sequence[str]) -> QApplication:
     QCoreApplication.setApplicationName(settings.APPLICATION)
     app = QApplication(list(argv))
     configure_application(app)
+    # The desktop file's name: Wayland and X11 match the window to it (and to its icon).
+    QGuiApplication.setDesktopFileName("sferum-desktop")
+    icon = paths.resources_dir() / "icons" / "sferum-desktop.svg"
+    if icon.is_file():
+        app.setWindowIcon(QIcon(str(icon)))
     return app
 
 
@@ -478,7 +484,28 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sferum-desktop", add_help=True)
     parser.add_argument("--demo", action="store_true", help="run against a local demo sandbox")
     parser.add_argument("--profile", metavar="NAME", help="a server profile from profiles.toml")
+    # The packaged build's self-check (ui/smoke.py); not for people, so not in --help.
+    parser.add_argument(
+        "--smoke-test", nargs="?", const="full", choices=("full", "window"), help=argparse.SUPPRESS
+    )
     return parser
+
+
+async def _run(controller: AppController, smoke: str | None) -> int:
+    """The app until it quits; with `--smoke-test`, driven by the smoke driver meanwhile."""
+    if smoke is None:
+        return await controller.run()
+    from sferum_desktop.ui.smoke import SmokeDriver
+
+    driver = SmokeDriver(controller, smoke)
+    task = asyncio.ensure_future(driver.run())
+    code = await controller.run()
+    if not task.done():
+        task.cancel()
+        driver.failed = driver.failed or "the app quit before the smoke run ended"
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    return 1 if driver.failed else code
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -519,7 +546,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     wakeup.timeout.connect(lambda: None)
     try:
         with loop:
-            code: int = loop.run_until_complete(controller.run())
+            code: int = loop.run_until_complete(_run(controller, args.smoke_test))
             return code
     except Exception:
         log.critical("the app stopped on an error:\n%s", traceback.format_exc())

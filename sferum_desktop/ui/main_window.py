@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QStyle,
     QTabWidget,
     QToolButton,
@@ -30,6 +29,7 @@ from sferum_desktop.api.errors import ESH, ApiError, SessionExpired
 from sferum_desktop.api.esh_models import Me
 from sferum_desktop.auth.session import AuthSession, SferumOverview
 from sferum_desktop.ui import settings
+from sferum_desktop.ui.about import AboutDialog
 from sferum_desktop.ui.common import Banner, alive, error_message, heading
 from sferum_desktop.ui.demo import DemoHints, DemoTools
 from sferum_desktop.ui.registry_tab import RegistrySection, open_cache
@@ -341,15 +341,10 @@ class MainWindow(QMainWindow):
         self.signOutRequested.emit()
 
     def _about(self) -> None:
-        from sferum_desktop import __version__
-
-        box = QMessageBox(self)
-        box.setWindowTitle(self.tr("О программе"))
-        box.setText(
-            self.tr("Sferum Desktop %1 — чаты Сферума школы из ЭШ.").replace("%1", __version__)
-        )
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
+        """«О программе»: the version and the bundled components' licences (not modal-blocking)."""
+        dialog = AboutDialog(self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def showEvent(self, event: QShowEvent) -> None:
         geometry = settings.MAIN_GEOMETRY.get()

@@ -1,0 +1,256 @@
+"""Smoke test of the packaged build: the frozen app, then the .deb in a scratch root.
+
+    python packaging/smoke.py [--bundle dist/sferum-desktop] [--deb dist/sferum-desktop_*.deb]
+
+1. The frozen app starts offscreen with `--demo --smoke-test`, in an empty home folder: the
+   sign-in window shows, the ESIA page loads in the embedded browser (QtWebEngine), the demo
+   account signs in with its password, the main window and «О программе» show, the app quits
+   with code 0 (sferum_desktop/ui/smoke.py walks the steps). Any stderr line that is not on
+   the short list below fails the test.
+2. The .deb is installed into a scratch root with `dpkg --root`; `sferum-desktop --version`
+   runs from it and prints the bundle's version; the desktop entry, icons and service units
+   are in place; `dpkg --root -r` removes every file again.
+
+Exit code 0 when everything held; otherwise 1, with what failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "sferum-desktop"
+STEPS = ("signin-window", "demo-sandbox", "web-view", "main-window", "about", "done")
+TIMEOUT_S = 240.0
+
+# stderr lines that are expected, each with the reason.
+EXPECTED_STDERR = (
+    # Chromium (inside QtWebEngine) looks for the D-Bus *system* bus, which a container or CI
+    # machine does not run; a desktop does. Nothing of the app needs it.
+    re.compile(
+        r"^\[\d+:\d+:\d+/\d+\.\d+:ERROR:.*dbus/bus\.cc:\d+\] Failed to connect to the bus: "
+    ),
+)
+
+
+def _build_module() -> ModuleType:
+    """packaging/build.py (packaging/ is not a package: its name is PyPI's)."""
+    path = Path(__file__).resolve().parent / "build.py"
+    spec = importlib.util.spec_from_file_location("sferum_packaging_build", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_build = _build_module()
+deb_version, version = _build.deb_version, _build.version
+
+
+class SmokeError(Exception):
+    pass
+
+
+def smoke_env(home: Path) -> dict[str, str]:
+    """A clean environment: an empty home, offscreen Qt, QtWebEngine without its sandbox.
+
+    The Chromium sandbox cannot start as root (CI runs as root): tests only, never the app.
+    """
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+        "LANG": "C.UTF-8",
+        "QT_QPA_PLATFORM": "offscreen",
+        "QTWEBENGINE_DISABLE_SANDBOX": "1",
+        "QTWEBENGINE_CHROMIUM_FLAGS": "--disable-gpu",
+    }
+    (home / "run").mkdir(mode=0o700, parents=True, exist_ok=True)
+    return env
+
+
+def run_app(
+    command: list[str], env: dict[str, str], timeout: float = TIMEOUT_S
+) -> dict[str, float]:
+    """Run the app's smoke mode; the seconds of each step it reported. Raises SmokeError."""
+    started = time.monotonic()
+    steps: dict[str, float] = {}
+    unexpected: list[str] = []
+    with subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ, "out")
+        selector.register(process.stderr, selectors.EVENT_READ, "err")
+        open_streams = 2
+        try:
+            while open_streams:
+                remaining = timeout - (time.monotonic() - started)
+                if remaining <= 0:
+                    raise SmokeError(f"no end within {timeout:.0f} s; steps so far: {list(steps)}")
+                for key, _ in selector.select(remaining):
+                    line = key.fileobj.readline()  # type: ignore[union-attr]
+                    if not line:
+                        selector.unregister(key.fileobj)
+                        open_streams -= 1
+                        continue
+                    line = line.rstrip("\n")
+                    if key.data == "out":
+                        match = re.match(r"^SMOKE (\S+) ", line)
+                        if match:
+                            step = match.group(1)
+                            steps[step] = time.monotonic() - started
+                            print(f"    {step:<14} {steps[step]:6.2f} s", flush=True)
+                    elif line.strip() and not any(p.search(line) for p in EXPECTED_STDERR):
+                        unexpected.append(line)
+            code = process.wait(timeout=max(1.0, timeout - (time.monotonic() - started)))
+        finally:
+            selector.close()
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    problems = []
+    if code != 0:
+        problems.append(f"exit code {code}")
+    missing = [step for step in STEPS if step not in steps]
+    if missing:
+        problems.append(f"steps not reached: {', '.join(missing)}")
+    if unexpected:
+        problems.append("unexpected stderr:\n      " + "\n      ".join(unexpected[:40]))
+    if problems:
+        raise SmokeError("; ".join(problems))
+    return steps
+
+
+def smoke_bundle(bundle: Path) -> None:
+    executable = bundle / NAME
+    if not executable.is_file():
+        raise SmokeError(f"no frozen app at {executable}: run `make package` first")
+    with tempfile.TemporaryDirectory(prefix="sferum-smoke-") as tmp:
+        env = smoke_env(Path(tmp))
+        out = subprocess.run(
+            [str(executable), "--version"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if out.returncode != 0 or out.stdout.strip() != f"{NAME} {version()}" or out.stderr:
+            raise SmokeError(f"--version: {out.returncode} {out.stdout!r} {out.stderr!r}")
+        try:
+            run_app([str(executable), "--demo", "--smoke-test"], env)
+        except SmokeError as exc:
+            log = Path(tmp) / ".local" / "state" / NAME / "log" / f"{NAME}.log"
+            tail = (
+                log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
+                if (log.is_file())
+                else ["(no log)"]
+            )
+            raise SmokeError(
+                f"{exc}\n    the app's log ends with:\n      " + "\n      ".join(tail)
+            ) from None
+
+
+def dpkg(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # --force-script-chrootless: the maintainer scripts run on the host with DPKG_ROOT set
+    # (they are written for it); --force-depends: the scratch root has no other packages.
+    command = [
+        "dpkg", f"--root={root}", "--force-script-chrootless", "--force-depends",
+        "--force-not-root", f"--log={root}/dpkg.log", *args,
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, check=False)
+
+
+def smoke_deb(deb: Path) -> None:
+    if shutil.which("dpkg") is None:
+        raise SmokeError("dpkg is missing: the .deb check needs a Debian-like system")
+    with tempfile.TemporaryDirectory(prefix="sferum-deb-") as tmp:
+        root = Path(tmp) / "root"
+        for folder in ("var/lib/dpkg/info", "var/lib/dpkg/updates", "var/lib/dpkg/triggers"):
+            (root / folder).mkdir(parents=True)
+        (root / "var/lib/dpkg/status").touch()
+        result = dpkg(root, "--install", str(deb))
+        if result.returncode != 0:
+            raise SmokeError(f"dpkg --install failed:\n{result.stdout}{result.stderr}")
+        command = root / "usr" / "bin" / NAME
+        out = subprocess.run(
+            [str(command), "--version"],
+            env=smoke_env(Path(tmp) / "home"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        if out.returncode != 0 or out.stdout.strip() != f"{NAME} {version()}":
+            raise SmokeError(f"installed --version: {out.returncode} {out.stdout!r} {out.stderr!r}")
+        print(f"    installed: {out.stdout.strip()}", flush=True)
+        for path in (
+            f"usr/share/applications/{NAME}.desktop",
+            f"usr/share/icons/hicolor/256x256/apps/{NAME}.png",
+            f"usr/share/icons/hicolor/scalable/apps/{NAME}.svg",
+            "usr/lib/systemd/system/sferum-desktop-sync.service",
+            "usr/lib/systemd/system/sferum-desktop-sync.timer",
+            f"usr/share/doc/{NAME}/copyright",
+            f"opt/{NAME}/_internal/PySide6/Qt/libexec/QtWebEngineProcess",
+        ):
+            if not (root / path).exists():
+                raise SmokeError(f"the package did not install {path}")
+        status = dpkg(root, "--status", NAME)
+        if f"Version: {deb_version(version())}" not in status.stdout:
+            raise SmokeError(f"dpkg --status: {status.stdout}{status.stderr}")
+        if shutil.which("desktop-file-validate"):
+            check = subprocess.run(
+                ["desktop-file-validate", str(root / f"usr/share/applications/{NAME}.desktop")],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if check.returncode != 0 or check.stdout.strip():
+                raise SmokeError(f"desktop-file-validate: {check.stdout}{check.stderr}")
+        result = dpkg(root, "--purge", NAME)
+        left = [p for p in ("opt", "usr") if any((root / p).rglob("*.*"))]
+        if result.returncode != 0 or left:
+            raise SmokeError(f"dpkg --purge: {result.returncode} left {left}: {result.stderr}")
+        print("    removed: nothing left in opt/ and usr/", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="packaging/smoke.py", description=__doc__.split("\n")[0])
+    parser.add_argument("--bundle", type=Path, default=ROOT / "dist" / NAME)
+    parser.add_argument("--deb", type=Path, default=None)
+    args = parser.parse_args(argv)
+    deb = args.deb or next(iter(sorted((ROOT / "dist").glob(f"{NAME}_*.deb"))), None)
+    failures = 0
+    for title, check, target in (
+        ("frozen app: --demo sign-in, web view, main window, quit", smoke_bundle, args.bundle),
+        (".deb: install into a scratch root, --version, remove", smoke_deb, deb),
+    ):
+        print(f"==> smoke: {title}", flush=True)
+        started = time.monotonic()
+        try:
+            if target is None:
+                raise SmokeError("no .deb in dist/: run `make package` first")
+            check(target)
+        except (SmokeError, subprocess.TimeoutExpired) as exc:
+            failures += 1
+            print(f"    FAILED: {exc}", flush=True)
+        else:
+            print(f"    ok ({time.monotonic() - started:.1f} s)", flush=True)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

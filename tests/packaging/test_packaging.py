@@ -1,0 +1,185 @@
+"""The packaging scripts' own logic: version, icons, the .deb's metadata, the smoke mode.
+
+The frozen build itself is checked by `packaging/smoke.py` (after `make package`, also at the
+end of `scripts/dev test`); here the parts that need no build, and the app's `--smoke-test`
+mode from source, so that the driver the frozen check relies on cannot rot unnoticed.
+"""
+
+from __future__ import annotations
+
+import configparser
+import itertools
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+import sferum_desktop
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_version_comes_from_the_package(build_script: ModuleType) -> None:
+    assert build_script.version() == sferum_desktop.__version__
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "packaging" / "build.py"), "version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == sferum_desktop.__version__
+
+
+@pytest.mark.parametrize(
+    ("pep440", "debian"),
+    [
+        ("0.1.0", "0.1.0"),
+        ("1.2.0rc1", "1.2.0~rc1"),
+        ("1.2.0b2", "1.2.0~b2"),
+        ("1.2.0.dev3", "1.2.0~~dev3"),
+        ("1.2.0+school5", "1.2.0+local.school5"),
+    ],
+)
+def test_debian_version(build_script: ModuleType, pep440: str, debian: str) -> None:
+    assert build_script.deb_version(pep440) == debian
+
+
+def test_debian_versions_order_as_pep440(build_script: ModuleType) -> None:
+    if shutil.which("dpkg") is None:
+        pytest.skip("dpkg is not installed")
+    ordered = ["1.2.0.dev3", "1.2.0b2", "1.2.0rc1", "1.2.0", "1.2.1"]
+    debian = [build_script.deb_version(v) for v in ordered]
+    for lower, higher in itertools.pairwise(debian):
+        subprocess.run(["dpkg", "--compare-versions", lower, "lt", higher], check=True)
+
+
+def test_icons_render_into_every_format(
+    build_script: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, qapp: object
+) -> None:
+    from PySide6.QtGui import QImage
+
+    monkeypatch.setattr(build_script, "BUILD", tmp_path)
+    out = build_script.icons()
+    for size in build_script.PNG_SIZES:
+        image = QImage(str(out / f"sferum-desktop-{size}.png"))
+        assert (image.width(), image.height()) == (size, size)
+        # drawn, not empty: the centre pixel is opaque
+        assert image.pixelColor(size // 2, size // 2).alpha() == 255
+
+    ico = (out / "sferum-desktop.ico").read_bytes()
+    reserved, kind, count = struct.unpack("<HHH", ico[:6])
+    assert (reserved, kind, count) == (0, 1, len(build_script.ICO_SIZES))
+    sizes = []
+    for index in range(count):
+        width, _h, _c, _r, _p, _b, length, offset = struct.unpack(
+            "<BBBBHHII", ico[6 + 16 * index : 22 + 16 * index]
+        )
+        assert ico[offset : offset + 8] == b"\x89PNG\r\n\x1a\n"
+        assert offset + length <= len(ico)
+        sizes.append(width or 256)
+    assert sizes == sorted(build_script.ICO_SIZES)
+    assert not QImage(str(out / "sferum-desktop.ico")).isNull()  # Qt's own ICO reader
+
+    icns = (out / "sferum-desktop.icns").read_bytes()
+    assert icns[:4] == b"icns" and struct.unpack(">I", icns[4:8])[0] == len(icns)
+    position, kinds = 8, []
+    while position < len(icns):
+        kind, length = (
+            icns[position : position + 4],
+            struct.unpack(">I", icns[position + 4 : position + 8])[0],
+        )
+        assert icns[position + 8 : position + 16] == b"\x89PNG\r\n\x1a\n"
+        kinds.append(kind)
+        position += length
+    assert position == len(icns)
+    assert kinds == [kind for kind, _ in build_script.ICNS_TYPES]
+
+
+def test_desktop_entry(deb_script: ModuleType, tmp_path: Path) -> None:
+    entry = configparser.ConfigParser(interpolation=None)
+    entry.optionxform = str  # type: ignore[assignment,method-assign]
+    entry.read_string(deb_script.DESKTOP_ENTRY)
+    main = entry["Desktop Entry"]
+    assert main["Exec"] == "sferum-desktop"
+    assert main["Icon"] == "sferum-desktop"
+    assert main["StartupWMClass"] == "sferum-desktop"
+    assert entry["Desktop Action demo"]["Exec"] == "sferum-desktop --demo"
+    validator = shutil.which("desktop-file-validate")
+    if validator is None:
+        pytest.skip("desktop-file-validate is not installed (scripts/dev installs it)")
+    path = tmp_path / "sferum-desktop.desktop"
+    path.write_text(deb_script.DESKTOP_ENTRY, encoding="utf-8")
+    out = subprocess.run([validator, str(path)], capture_output=True, text=True, check=False)
+    assert out.returncode == 0 and not out.stdout.strip(), out.stdout + out.stderr
+
+
+def test_control_file(deb_script: ModuleType, tmp_path: Path) -> None:
+    (tmp_path / "opt").mkdir()
+    (tmp_path / "opt" / "file").write_bytes(b"x" * 5000)
+    control = deb_script.control(tmp_path, "1.2.0~rc1", "amd64", ["libc6", "libegl1"])
+    fields = dict(
+        line.split(": ", 1) for line in control.splitlines() if line and not line.startswith(" ")
+    )
+    assert fields["Package"] == "sferum-desktop"
+    assert fields["Version"] == "1.2.0~rc1"
+    assert fields["Depends"] == "libc6, libegl1"
+    assert fields["Installed-Size"] == "5"
+    assert control.endswith("\n")
+    # every continuation line of the description is indented
+    description = control.split("Description: ", 1)[1].splitlines()[1:]
+    assert description and all(line.startswith(" ") for line in description)
+
+
+def test_depends_maps_libraries_to_packages(deb_script: ModuleType, tmp_path: Path) -> None:
+    """A bundle that needs libz (not carried) and carries its own libfoo: Depends has zlib."""
+    if shutil.which("dpkg-query") is None or shutil.which("objdump") is None:
+        pytest.skip("needs dpkg-query and objdump (Debian)")
+    import zlib
+
+    extension = Path(zlib.__file__) if hasattr(zlib, "__file__") else None
+    binary = Path(sys.executable).resolve()
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    shutil.copy2(binary, bundle / "python")
+    if extension is not None:
+        shutil.copy2(extension, bundle / extension.name)
+    needs, unresolved = deb_script.depends(bundle)
+    assert "libc6" in needs
+    assert "ca-certificates" in needs
+    assert unresolved == [] or all(name.startswith("lib") for name in unresolved)
+
+
+@pytest.mark.slow
+def test_smoke_mode_from_source(smoke_script: ModuleType, tmp_path: Path) -> None:
+    """`--demo --smoke-test` walks sign-in, the web view, the main window and quits, cleanly."""
+    env = smoke_script.smoke_env(tmp_path)
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    steps = smoke_script.run_app(
+        [sys.executable, "-m", "sferum_desktop", "--demo", "--smoke-test"], env, timeout=180
+    )
+    assert list(steps) == list(smoke_script.STEPS)
+    assert steps["signin-window"] < steps["main-window"] < steps["done"]
+
+
+def test_smoke_check_fails_on_missing_steps_and_stray_stderr(
+    smoke_script: ModuleType, tmp_path: Path
+) -> None:
+    """The checker itself: a run that stops early and writes to stderr is a failure."""
+    env = smoke_script.smoke_env(tmp_path)
+    script = (
+        "import sys\n"
+        "print('SMOKE signin-window 0.1', flush=True)\n"
+        "print('[1:2:1129/151853.016769:ERROR:../dbus/bus.cc:408] Failed to connect to the "
+        "bus: no', file=sys.stderr)\n"
+        "print('Traceback: something broke', file=sys.stderr)\n"
+    )
+    with pytest.raises(smoke_script.SmokeError) as failure:
+        smoke_script.run_app([sys.executable, "-c", script], env, timeout=30)
+    message = str(failure.value)
+    assert "steps not reached: demo-sandbox" in message
+    assert "Traceback: something broke" in message
+    assert "dbus" not in message  # the one expected line is not reported
