@@ -40,7 +40,25 @@ EXPECTED_STDERR = (
     re.compile(
         r"^\[\d+:\d+:\d+/\d+\.\d+:ERROR:.*dbus/bus\.cc:\d+\] Failed to connect to the bus: "
     ),
+    # dbus-daemon of the private session (below) may not raise its file limit in a container.
+    re.compile(r"^dbus-daemon\[\d+\]: .*Failed to set fd limit"),
 )
+
+
+def with_keyring(command: list[str]) -> tuple[list[str], bool]:
+    """The command inside a private D-Bus session with an unlocked GNOME keyring, if possible.
+
+    Then the smoke run also proves that the frozen app finds the OS keyring (the Secret
+    Service backend, loaded through entry points that must be in the bundle) and keeps the
+    session there. Without those programs the run goes on with the in-memory fallback.
+    """
+    if not (shutil.which("dbus-run-session") and shutil.which("gnome-keyring-daemon")):
+        return command, False
+    start = (
+        "printf smoke | gnome-keyring-daemon --unlock --components=secrets >/dev/null 2>&1; "
+        'exec "$@"'
+    )
+    return ["dbus-run-session", "--", "sh", "-c", start, "sh", *command], True
 
 
 def _build_module() -> ModuleType:
@@ -81,9 +99,15 @@ def smoke_env(home: Path) -> dict[str, str]:
 
 
 def run_app(
-    command: list[str], env: dict[str, str], timeout: float = TIMEOUT_S
+    command: list[str],
+    env: dict[str, str],
+    timeout: float = TIMEOUT_S,
+    details: dict[str, str] | None = None,
 ) -> dict[str, float]:
-    """Run the app's smoke mode; the seconds of each step it reported. Raises SmokeError."""
+    """Run the app's smoke mode; the seconds of each step it reported. Raises SmokeError.
+
+    `details`, when given, receives what each step said besides its time.
+    """
     started = time.monotonic()
     steps: dict[str, float] = {}
     unexpected: list[str] = []
@@ -108,10 +132,12 @@ def run_app(
                         continue
                     line = line.rstrip("\n")
                     if key.data == "out":
-                        match = re.match(r"^SMOKE (\S+) ", line)
+                        match = re.match(r"^SMOKE (\S+) \S+ ?(.*)$", line)
                         if match:
                             step = match.group(1)
                             steps[step] = time.monotonic() - started
+                            if details is not None:
+                                details[step] = match.group(2)
                             print(f"    {step:<14} {steps[step]:6.2f} s", flush=True)
                     elif line.strip() and not any(p.search(line) for p in EXPECTED_STDERR):
                         unexpected.append(line)
@@ -150,8 +176,14 @@ def smoke_bundle(bundle: Path) -> None:
         )
         if out.returncode != 0 or out.stdout.strip() != f"{NAME} {version()}" or out.stderr:
             raise SmokeError(f"--version: {out.returncode} {out.stdout!r} {out.stderr!r}")
+        command, keyring = with_keyring([str(executable), "--demo", "--smoke-test"])
+        details: dict[str, str] = {}
         try:
-            run_app([str(executable), "--demo", "--smoke-test"], env)
+            run_app(command, env, details=details)
+            said = details.get("signin-window", "")
+            print(f"    {said}", flush=True)
+            if keyring and "persistent=True" not in said:
+                raise SmokeError(f"the OS keyring was not found: {said}")
         except SmokeError as exc:
             log = Path(tmp) / ".local" / "state" / NAME / "log" / f"{NAME}.log"
             tail = (

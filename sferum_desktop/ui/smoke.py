@@ -77,7 +77,8 @@ class SmokeDriver:
         controller = self.controller
         signin = controller.signin
         await self.wait_for("signin-window", signin.isVisible)
-        self.report("signin-window")
+        status = controller.vault.status
+        self.report("signin-window", f"keyring={status.backend} persistent={status.persistent}")
         if self.mode == "window":
             return
 
