@@ -29,10 +29,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "sferum-desktop"
+# To be set once the project has a public home and a support address (then also Homepage).
 MAINTAINER = "Sferum Desktop developers <sferum-desktop@localhost>"
-HOMEPAGE = "https://github.com/sferum-desktop/sferum-desktop"
-# Always needed, whatever the ELF scan finds: the tray of the desktop and the keyring.
+HOMEPAGE = ""
+# Needed whatever the ELF scan finds: the system's CA certificates (the ESh, VK ID and Sferum
+# servers are reached over TLS).
 EXTRA_DEPENDS = ("ca-certificates",)
+# A Secret Service for the sign-in to be remembered (without one it lasts until the app closes).
 RECOMMENDS = ("gnome-keyring | kwalletmanager | keepassxc", "fonts-dejavu-core | fonts-liberation2")
 ICON_SIZES = (16, 32, 48, 64, 128, 256, 512)
 
@@ -138,7 +141,7 @@ exit 0
 COPYRIGHT = """\
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: sferum-desktop
-Source: {homepage}
+Source: {source}
 
 Files: *
 Copyright: Sferum Desktop developers
@@ -283,7 +286,8 @@ def stage(bundle: Path, version: str, root: Path) -> None:
         _write(root / "usr" / "lib" / "systemd" / "system" / unit, (systemd / unit).read_bytes())
     _write(root / "usr" / "lib" / "sysusers.d" / f"{NAME}.conf", SYSUSERS)
     doc = share / "doc" / NAME
-    _write(doc / "copyright", COPYRIGHT.format(homepage=HOMEPAGE))
+    source = HOMEPAGE or "distributed with the program (no public repository yet)"
+    _write(doc / "copyright", COPYRIGHT.format(source=source))
     _write(doc / "README.md", (ROOT / "packaging" / "README.md").read_bytes())
     _write(doc / "examples" / "sync.env.example", (systemd / "sync.env.example").read_bytes())
     changelog = (
@@ -308,8 +312,8 @@ def control(root: Path, version: str, arch: str, needs: list[str]) -> str:
         f"Recommends: {', '.join(RECOMMENDS)}\n"
         "Section: education\n"
         "Priority: optional\n"
-        f"Homepage: {HOMEPAGE}\n"
-        "Description: school's Sferum chats from the electronic school system (ESh)\n"
+        + (f"Homepage: {HOMEPAGE}\n" if HOMEPAGE else "")
+        + "Description: school's Sferum chats from the electronic school system (ESh)\n"
         " Sferum Desktop lets school staff manage their school's Sferum chats from the\n"
         " electronic school system: teachers link their account to a Sferum educational\n"
         " profile through VK ID, see their chats and video conferences and create subject\n"

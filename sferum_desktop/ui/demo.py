@@ -124,6 +124,12 @@ class DemoSandbox(QObject):
         """The program and arguments that run the sandbox (also from a frozen build)."""
         args = ["sandbox", "--dataset", "demo", "--port", "0", "--data", str(self.data_dir)]
         if getattr(sys, "frozen", False):
+            # On Windows the GUI executable has no console, so no stdout to print READY on:
+            # its console twin of the same bundle runs the sandbox (QProcess starts it
+            # without a console window, as the GUI has none).
+            console_twin = Path(sys.executable).with_name("sferum-desktop-cli.exe")
+            if sys.platform == "win32" and console_twin.is_file():
+                return str(console_twin), args
             return sys.executable, args
         return sys.executable, ["-m", "sferum_desktop", *args]
 

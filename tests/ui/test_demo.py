@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,7 +15,7 @@ from PySide6.QtCore import QProcess
 from sferum_desktop import paths
 from sferum_desktop.auth.profiles import DEMO_NAME, load_profiles
 from sferum_desktop.ui.app import AppController
-from sferum_desktop.ui.demo import DemoTools, format_phone, parse_banner
+from sferum_desktop.ui.demo import DemoSandbox, DemoTools, format_phone, parse_banner
 from ui.helpers import MemoryKeyring, Runner, latest_sms_code, until
 
 BANNER = """\
@@ -92,3 +94,33 @@ def test_demo_tools_read_the_sms_inbox(qloop: Any, run: Runner, sandbox: Sandbox
     assert sms is not None and sms.phone == "+71993333333"
     assert sms.code == latest_sms_code(sandbox, "+71993333333")
     run(tools.aclose())
+
+
+@pytest.mark.parametrize(
+    ("platform", "frozen", "expected"),
+    [
+        ("linux", False, "python"),  # from source: this interpreter, -m sferum_desktop
+        ("linux", True, "sferum-desktop"),  # the frozen app runs itself with `sandbox`
+        ("win32", True, "sferum-desktop-cli.exe"),  # the GUI .exe has no stdout: its twin
+    ],
+)
+def test_the_sandbox_command_in_every_build(
+    qapp: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    platform: str,
+    frozen: bool,
+    expected: str,
+) -> None:
+    if frozen:
+        executable = tmp_path / ("sferum-desktop.exe" if platform == "win32" else "sferum-desktop")
+        executable.touch()
+        (tmp_path / "sferum-desktop-cli.exe").touch()
+        monkeypatch.setattr(sys, "executable", str(executable))
+        monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "platform", platform)
+    program, args = DemoSandbox(tmp_path / "data").command()
+    assert Path(program).name.startswith(expected)
+    assert args[-6:] == ["--dataset", "demo", "--port", "0", "--data", str(tmp_path / "data")]
+    assert ("-m" in args) is not frozen
