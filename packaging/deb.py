@@ -127,6 +127,13 @@ POSTRM = """\
 #!/bin/sh
 # Sferum Desktop: refresh the menu and icon caches. User data in home folders is kept.
 set -e
+# QtWebEngine makes an empty resources/locales folder in the bundle when it may (run as root):
+# take such empty folders away with the package, nothing else.
+if [ "$1" = "remove" ] || [ "$1" = "purge" ]; then
+    if [ -d "$DPKG_ROOT/opt/sferum-desktop" ]; then
+        find "$DPKG_ROOT/opt/sferum-desktop" -depth -type d -empty -delete 2>/dev/null || true
+    fi
+fi
 if [ -z "$DPKG_ROOT" ]; then
     if command -v update-desktop-database >/dev/null 2>&1; then
         update-desktop-database -q /usr/share/applications || true

@@ -218,9 +218,10 @@ def smoke_deb(deb: Path) -> None:
         if result.returncode != 0:
             raise SmokeError(f"dpkg --install failed:\n{result.stdout}{result.stderr}")
         command = root / "usr" / "bin" / NAME
+        home = Path(tmp) / "home"
         out = subprocess.run(
             [str(command), "--version"],
-            env=smoke_env(Path(tmp) / "home"),
+            env=smoke_env(home),
             capture_output=True,
             text=True,
             timeout=60,
@@ -229,6 +230,8 @@ def smoke_deb(deb: Path) -> None:
         if out.returncode != 0 or out.stdout.strip() != f"{NAME} {version()}":
             raise SmokeError(f"installed --version: {out.returncode} {out.stdout!r} {out.stderr!r}")
         print(f"    installed: {out.stdout.strip()}", flush=True)
+        # The installed copy runs too (through the /usr/bin link), QtWebEngine included.
+        run_app([str(command), "--demo", "--smoke-test"], smoke_env(home))
         for path in (
             f"usr/share/applications/{NAME}.desktop",
             f"usr/share/icons/hicolor/256x256/apps/{NAME}.png",
@@ -253,10 +256,12 @@ def smoke_deb(deb: Path) -> None:
             if check.returncode != 0 or check.stdout.strip():
                 raise SmokeError(f"desktop-file-validate: {check.stdout}{check.stderr}")
         result = dpkg(root, "--purge", NAME)
-        left = [p for p in ("opt", "usr") if any((root / p).rglob("*.*"))]
+        left = [str(p.relative_to(root)) for p in (root / "usr").rglob("*") if not p.is_dir()]
+        if (root / "opt" / NAME).exists():
+            left.append(f"opt/{NAME}")
         if result.returncode != 0 or left:
             raise SmokeError(f"dpkg --purge: {result.returncode} left {left}: {result.stderr}")
-        print("    removed: nothing left in opt/ and usr/", flush=True)
+        print(f"    removed: nothing left in opt/{NAME} and usr/", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -268,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     for title, check, target in (
         ("frozen app: --demo sign-in, web view, main window, quit", smoke_bundle, args.bundle),
-        (".deb: install into a scratch root, --version, remove", smoke_deb, deb),
+        (".deb: install into a scratch root, --version, run, remove", smoke_deb, deb),
     ):
         print(f"==> smoke: {title}", flush=True)
         started = time.monotonic()
