@@ -7,9 +7,15 @@
    account signs in with its password, the main window and «О программе» show, the app quits
    with code 0 (sferum_desktop/ui/smoke.py walks the steps). Any stderr line that is not on
    the short list below fails the test.
-2. The .deb is installed into a scratch root with `dpkg --root`; `sferum-desktop --version`
-   runs from it and prints the bundle's version; the desktop entry, icons and service units
-   are in place; `dpkg --root -r` removes every file again.
+2. The frozen sandbox server starts, a student is expelled through its test API, and the
+   frozen `sync --dry-run --json`, then `sync --json` (what the systemd service runs) plan and
+   apply the removal, with exit code 0 and nothing on stderr.
+3. The .deb is installed into a scratch root with `dpkg --root`; `sferum-desktop --version`
+   and the same `--demo --smoke-test` walk run from it (through the /usr/bin link); the
+   desktop entry, icons and service units are in place; `dpkg --root --purge` leaves nothing.
+
+With `dbus-run-session` and `gnome-keyring-daemon` installed, step 1 runs inside a private
+D-Bus session with an unlocked keyring, and the app must find it.
 
 Exit code 0 when everything held; otherwise 1, with what failed.
 """
@@ -18,15 +24,19 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import re
 import selectors
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.request
 from pathlib import Path
 from types import ModuleType
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "sferum-desktop"
@@ -196,6 +206,99 @@ def smoke_bundle(bundle: Path) -> None:
             ) from None
 
 
+def smoke_headless(bundle: Path) -> None:
+    """The frozen sandbox server, and `sync` (the automatic mode's service) against it."""
+    executable = bundle / NAME
+    with tempfile.TemporaryDirectory(prefix="sferum-headless-") as tmp:
+        home = Path(tmp)
+        env = smoke_env(home)
+        command = [str(executable), "sandbox", "--dataset", "demo", "--port", "0"]
+        with subprocess.Popen(
+            [*command, "--data", str(home / "sandbox")],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ) as server:
+            assert server.stdout is not None
+            try:
+                url = _wait_ready(server.stdout)
+                tokens = _post(url, "tokens", {"username": "pavlova"})
+                # A roster event, so that the real run has something to apply: a student of
+                # 1 А (Артёмов) is expelled, and leaves the class chat and its Sferum chat.
+                _post(url, "roster", {"op": "expel", "student_id": "usr-000014"})
+                env.update(
+                    {
+                        "SFERUM_DESKTOP_ESH_URL": url,
+                        "SFERUM_DESKTOP_VKID_URL": f"{url}/vkid",
+                        "SFERUM_DESKTOP_SFERUM_URL": f"{url}/sferum",
+                        "SFERUM_DESKTOP_ESH_TOKEN": tokens["esh"]["access_token"],
+                        "SFERUM_DESKTOP_SFERUM_TOKEN": tokens["vkid"]["access_token"],
+                        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+                    }
+                )
+                for args in (["--dry-run", "--json"], ["--json"]):
+                    run = subprocess.run(
+                        [str(executable), "sync", *args],
+                        env=env,
+                        capture_output=True,
+                        text=True,
+                        timeout=300,
+                        check=False,
+                    )
+                    report = json.loads(run.stdout) if run.stdout.strip() else {}
+                    changed = sum(report.get("applied", {}).values())
+                    dry = "--dry-run" in args
+                    if (
+                        run.returncode != 0
+                        or run.stderr.strip()
+                        or report.get("plan", {}).get("remove", 0) < 1
+                        or (changed == 0) is not dry
+                    ):
+                        raise SmokeError(
+                            f"sync {' '.join(args)}: exit {run.returncode}, "
+                            f"stdout {run.stdout[:300]!r}, stderr {run.stderr[-600:]!r}"
+                        )
+                    print(
+                        f"    sync {' '.join(args)}: plan {report['plan']}, "
+                        f"applied {report['applied']}",
+                        flush=True,
+                    )
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+                    server.wait()
+
+
+def _post(url: str, path: str, body: dict[str, object]) -> Any:
+    """A call to the sandbox's /sandbox/dev API (the test's side door, never the app's)."""
+    request = urllib.request.Request(  # noqa: S310 (our own loopback sandbox)
+        f"{url}/sandbox/dev/{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310
+        return json.load(answer)
+
+
+def _wait_ready(stream: IO[str], timeout: float = 60.0) -> str:
+    """The sandbox's URL from its READY line."""
+    deadline = time.monotonic() + timeout
+    lines = []
+    for line in stream:
+        lines.append(line.rstrip())
+        if line.startswith("SANDBOX READY "):
+            # Keep reading its output so that a full pipe never blocks the server.
+            threading.Thread(target=lambda: [None for _ in stream], daemon=True).start()
+            return line.split()[-1]
+        if time.monotonic() > deadline:
+            break
+    raise SmokeError("the frozen sandbox did not start:\n      " + "\n      ".join(lines[-20:]))
+
+
 def dpkg(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     # --force-script-chrootless: the maintainer scripts run on the host with DPKG_ROOT set
     # (they are written for it); --force-depends: the scratch root has no other packages.
@@ -273,6 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     failures = 0
     for title, check, target in (
         ("frozen app: --demo sign-in, web view, main window, quit", smoke_bundle, args.bundle),
+        ("frozen app, headless: the sandbox server, then sync", smoke_headless, args.bundle),
         (".deb: install into a scratch root, --version, run, remove", smoke_deb, deb),
     ):
         print(f"==> smoke: {title}", flush=True)
