@@ -87,77 +87,137 @@
 <context>
     <name>AuditView</name>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="212"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="103"/>
+        <source>создан чат в реестре</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="104"/>
+        <source>создан чат в Сферуме</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="105"/>
+        <source>добавлен в реестр</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="106"/>
+        <source>удалён из реестра</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="107"/>
+        <source>добавлен в Сферум</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="108"/>
+        <source>удалён из Сферума</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="203"/>
+        <source>Когда</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="204"/>
+        <source>Действие</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="205"/>
+        <source>Чат</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="206"/>
+        <source>Участник</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="207"/>
+        <source>Причина</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="208"/>
+        <source>Кто</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="220"/>
         <source>Поиск по чату или участнику</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="221"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="229"/>
         <source>Обновить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="222"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="230"/>
         <source>Экспорт…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="224"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="232"/>
         <source>Чат:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="228"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="236"/>
         <source>Период: с</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="230"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="238"/>
         <source>по</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="269"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="277"/>
         <source>Журнал недоступен: %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="277"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="285"/>
         <source>Все чаты</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="316"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="324"/>
         <source>автоматическая синхронизация</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="318"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="326"/>
         <source>пользователь %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="329"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="337"/>
         <source>Записей: %1 из %2</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="344"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="352"/>
         <source>Экспорт журнала</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="346"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="354"/>
         <source>Книга Excel (*.xlsx);;CSV (*.csv)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="353"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="361"/>
         <source>Не удалось сохранить файл: %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="355"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="363"/>
         <source>Сохранено записей: %1</source>
         <translation type="unfinished"></translation>
     </message>
@@ -227,32 +287,32 @@
 <context>
     <name>CaptchaDialog</name>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="158"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="159"/>
         <source>Подтвердите, что вы не робот</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="160"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="161"/>
         <source>Введите код с картинки:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="161"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="162"/>
         <source>Загрузка картинки…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="170"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="171"/>
         <source>Продолжить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="171"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="172"/>
         <source>Отмена</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="182"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="183"/>
         <source>Картинку не удалось загрузить.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1291,267 +1351,342 @@
 <context>
     <name>SyncTab</name>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="384"/>
-        <source>Проверить</source>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="86"/>
+        <source>зачисление</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="386"/>
-        <source>Применить</source>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="87"/>
+        <source>отчисление</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="389"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="718"/>
-        <source>Отмена</source>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="88"/>
+        <source>перевод</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="89"/>
+        <source>трудоустройство</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="90"/>
+        <source>увольнение</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="91"/>
+        <source>назначение</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="92"/>
+        <source>снятие с назначения</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="93"/>
+        <source>добавлен представитель</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="94"/>
+        <source>удалён представитель</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="95"/>
+        <source>блокировка</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="96"/>
+        <source>разблокировка</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="97"/>
+        <source>связывание со Сферумом</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="98"/>
+        <source>отвязка от Сферума</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="99"/>
+        <source>ручное изменение</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="100"/>
+        <source>правило состава</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location filename="../../sferum_desktop/ui/sync_tab.py" line="392"/>
-        <source>Автоматический режим</source>
+        <source>Проверить</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="394"/>
+        <source>Применить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location filename="../../sferum_desktop/ui/sync_tab.py" line="397"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="726"/>
+        <source>Отмена</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="400"/>
+        <source>Автоматический режим</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="405"/>
         <source> мин</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="398"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="406"/>
         <source>каждые </source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="406"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="414"/>
         <source>Нажмите «Проверить», чтобы увидеть, что изменится.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="413"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="421"/>
         <source>%v из %m</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="424"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="432"/>
         <source>Чат / участник</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="424"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="432"/>
         <source>Причина</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="428"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="436"/>
         <source>План</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="430"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="438"/>
         <source>Журнал</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="449"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="457"/>
         <source>Для синхронизации войдите в Сферум: меню «Сферум» → «Авторизация в Сферум».</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="484"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="492"/>
         <source>Чтение ЭШ и Сферума…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="500"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="508"/>
         <source>Выполнено %1 из %2</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="503"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="511"/>
         <source>, осталось %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="506"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="514"/>
         <source>Составление плана…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="508"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="516"/>
         <source>Завершение прерванной синхронизации…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="586"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="587"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="612"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="594"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="595"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="620"/>
         <source>в реестре</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="588"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="589"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="614"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="596"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="597"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="622"/>
         <source>в Сферуме</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="612"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="614"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="647"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="620"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="622"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="655"/>
         <source>Создать чат</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="617"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="625"/>
         <source>+ добавить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="622"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="630"/>
         <source>− удалить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="627"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="635"/>
         <source>ожидают привязки</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="628"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="636"/>
         <source>не связал аккаунт со Сферумом</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="632"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="640"/>
         <source>задержано</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="658"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="666"/>
         <source>Создать чатов: %1, добавить: %2, удалить: %3, ожидают привязки: %4, задержано: %5</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="667"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="675"/>
         <source>. Изменений нет: чаты соответствуют ЭШ.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="669"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="677"/>
         <source>. Задержанные удаления применяются только после подтверждения.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="696"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="704"/>
         <source> Применение отменено: нужно подтверждение.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="709"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="717"/>
         <source>Подтверждение удаления</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="711"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="719"/>
         <source>План удаляет необычно много участников:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="715"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="723"/>
         <source>Применить эти удаления?</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="717"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="725"/>
         <source>Удалить и применить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="732"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="740"/>
         <source>Синхронизация не завершена</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="734"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="742"/>
         <source>Отменено. Выполнено операций: %1; остальное — при следующем запуске.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="738"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="746"/>
         <source>План содержит задержанные удаления: нажмите «Проверить» и подтвердите.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="741"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="749"/>
         <source>Готово. Выполнено операций: %1.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="743"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="813"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="751"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="821"/>
         <source>Синхронизация завершена</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="753"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="761"/>
         <source>Отмена: завершается текущий пакет…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="804"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="812"/>
         <source>Синхронизация не удалась</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="807"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="815"/>
         <source>Синхронизация ждёт подтверждения</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="808"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="816"/>
         <source>Удаление многих участников задержано: откройте «Синхронизация».</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="812"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="820"/>
         <source>Выполнено операций: %1.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="846"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="854"/>
         <source>Создание чата в Сферуме…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="859"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="867"/>
         <source>Применение в Сферуме: %1 из %2</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="866"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="891"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="874"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="899"/>
         <source>Чат сохранён</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="867"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="875"/>
         <source>Чат появится в Сферуме после входа в Сферум и синхронизации.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="879"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="885"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="887"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="893"/>
         <source>Чат сохранён, но не применён в Сферуме</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="888"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="896"/>
         <source>Чат «%1» есть в Сферуме.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="890"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="898"/>
         <source> Ожидают привязки: %1.</source>
         <translation type="unfinished"></translation>
     </message>

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
-from PySide6.QtCore import QCoreApplication, QDate, Qt, QTimer, Signal
+from PySide6.QtCore import QT_TRANSLATE_NOOP, QCoreApplication, QDate, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -81,30 +81,31 @@ def _t(text: str) -> str:
     return QCoreApplication.translate("SyncTab", text)
 
 
+# Marked for lupdate: the words are translated where they are shown (reason_text, AuditView).
 REASONS = {
-    "enrolled": "зачисление",
-    "expelled": "отчисление",
-    "transferred": "перевод",
-    "hired": "трудоустройство",
-    "dismissed": "увольнение",
-    "assigned": "назначение",
-    "unassigned": "снятие с назначения",
-    "guardian_added": "добавлен представитель",
-    "guardian_removed": "удалён представитель",
-    "blocked": "блокировка",
-    "unblocked": "разблокировка",
-    "linked": "связывание со Сферумом",
-    "unlinked": "отвязка от Сферума",
-    "manual": "ручное изменение",
-    "rule": "правило состава",
+    "enrolled": QT_TRANSLATE_NOOP("SyncTab", "зачисление"),
+    "expelled": QT_TRANSLATE_NOOP("SyncTab", "отчисление"),
+    "transferred": QT_TRANSLATE_NOOP("SyncTab", "перевод"),
+    "hired": QT_TRANSLATE_NOOP("SyncTab", "трудоустройство"),
+    "dismissed": QT_TRANSLATE_NOOP("SyncTab", "увольнение"),
+    "assigned": QT_TRANSLATE_NOOP("SyncTab", "назначение"),
+    "unassigned": QT_TRANSLATE_NOOP("SyncTab", "снятие с назначения"),
+    "guardian_added": QT_TRANSLATE_NOOP("SyncTab", "добавлен представитель"),
+    "guardian_removed": QT_TRANSLATE_NOOP("SyncTab", "удалён представитель"),
+    "blocked": QT_TRANSLATE_NOOP("SyncTab", "блокировка"),
+    "unblocked": QT_TRANSLATE_NOOP("SyncTab", "разблокировка"),
+    "linked": QT_TRANSLATE_NOOP("SyncTab", "связывание со Сферумом"),
+    "unlinked": QT_TRANSLATE_NOOP("SyncTab", "отвязка от Сферума"),
+    "manual": QT_TRANSLATE_NOOP("SyncTab", "ручное изменение"),
+    "rule": QT_TRANSLATE_NOOP("SyncTab", "правило состава"),
 }
 ACTIONS = {
-    "create_registry_chat": "создан чат в реестре",
-    "create_sferum_chat": "создан чат в Сферуме",
-    "add_registry_member": "добавлен в реестр",
-    "remove_registry_member": "удалён из реестра",
-    "add_sferum_member": "добавлен в Сферум",
-    "remove_sferum_member": "удалён из Сферума",
+    "create_registry_chat": QT_TRANSLATE_NOOP("AuditView", "создан чат в реестре"),
+    "create_sferum_chat": QT_TRANSLATE_NOOP("AuditView", "создан чат в Сферуме"),
+    "add_registry_member": QT_TRANSLATE_NOOP("AuditView", "добавлен в реестр"),
+    "remove_registry_member": QT_TRANSLATE_NOOP("AuditView", "удалён из реестра"),
+    "add_sferum_member": QT_TRANSLATE_NOOP("AuditView", "добавлен в Сферум"),
+    "remove_sferum_member": QT_TRANSLATE_NOOP("AuditView", "удалён из Сферума"),
 }
 
 
@@ -198,7 +199,14 @@ async def wait_finished(dialog: QDialog) -> int:
 class AuditView(QWidget):
     """«Журнал»: what the sync changed, when, in which chat, and why; filters and export."""
 
-    HEADERS = ("Когда", "Действие", "Чат", "Участник", "Причина", "Кто")
+    HEADERS = (
+        QT_TRANSLATE_NOOP("AuditView", "Когда"),
+        QT_TRANSLATE_NOOP("AuditView", "Действие"),
+        QT_TRANSLATE_NOOP("AuditView", "Чат"),
+        QT_TRANSLATE_NOOP("AuditView", "Участник"),
+        QT_TRANSLATE_NOOP("AuditView", "Причина"),
+        QT_TRANSLATE_NOOP("AuditView", "Кто"),
+    )
 
     def __init__(self, store: Store, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import configparser
 import importlib.util
 import itertools
+import re
 import shutil
 import struct
 import subprocess
@@ -214,3 +215,55 @@ def test_smoke_check_fails_on_missing_steps_and_stray_stderr(
     assert "steps not reached: demo-sandbox" in message
     assert "Traceback: something broke" in message
     assert "dbus" not in message  # the one expected line is not reported
+
+
+# --- the recipes that cannot be built here agree with the spec and the repository -------------
+
+
+def _spec_text() -> str:
+    return (PACKAGING / "sferum-desktop.spec").read_text(encoding="utf-8")
+
+
+def test_windows_installer_matches_the_spec_and_the_repository() -> None:
+    spec = _spec_text()
+    iss = (PACKAGING / "windows" / "sferum-desktop.iss").read_text(encoding="utf-8")
+    # the two executables the spec makes on Windows, by the names the installer expects
+    assert 'NAME = "sferum-desktop"' in spec and 'name=f"{NAME}-cli", console=True' in spec
+    assert '#define AppExeName "sferum-desktop.exe"' in iss
+    assert '#define AppCliName "sferum-desktop-cli.exe"' in iss
+    assert "dist\\sferum-desktop\\*" in iss
+    # every file the installer takes from the repository exists (paths from the repo root)
+    sources = re.findall(r'^(?:Source|LicenseFile|SetupIconFile)[:=]\s*"?([^";\r\n]+)', iss, re.M)
+    assert sources
+    for source in (s.strip() for s in sources):
+        if source.startswith(("dist\\", "build\\")):
+            continue  # made by the build
+        assert (ROOT / source.replace("\\", "/")).is_file(), source
+    # the version is never written into the installer
+    assert re.search(r"AppVersion=\{#AppVersion\}", iss)
+    assert not re.search(r"AppVersion=\d", iss)
+    task = (PACKAGING / "windows" / "sferum-desktop-sync.xml").read_text(encoding="utf-8")
+    assert "sferum-desktop-cli.exe" in task
+
+
+def test_macos_recipe_matches_the_spec() -> None:
+    spec = _spec_text()
+    build = (PACKAGING / "macos" / "build.sh").read_text(encoding="utf-8")
+    assert 'name="Sferum Desktop.app"' in spec
+    assert "Sferum Desktop.app" in build
+    assert "Contents/MacOS/sferum-desktop" in build
+    assert "packaging/build.py bundle" in build and "packaging/build.py version" in build
+    assert '"CFBundleShortVersionString": VERSION' in spec
+    assert (PACKAGING / "macos" / "entitlements.plist").is_file()
+    subprocess.run(["bash", "-n", str(PACKAGING / "macos" / "build.sh")], check=True)
+
+
+def test_linux_package_takes_the_service_units_it_documents(deb_script: ModuleType) -> None:
+    for unit in ("sferum-desktop-sync.service", "sferum-desktop-sync.timer", "sync.env.example"):
+        assert (PACKAGING / "systemd" / unit).is_file()
+    service = (PACKAGING / "systemd" / "sferum-desktop-sync.service").read_text(encoding="utf-8")
+    # the unit runs the command the .deb puts on PATH, as the user sysusers.d creates
+    assert "ExecStart=/usr/bin/sferum-desktop sync" in service
+    assert "User=sferum-sync" in service
+    assert deb_script.SYSUSERS.split("\nu ", 1)[1].startswith("sferum-sync ")
+    assert "usr/bin" in deb_script.__doc__

@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from conftest import Sandbox
@@ -164,6 +165,35 @@ def test_ui_text_goes_through_qt_translation(qtbot: Any, app: QApplication, tmp_
         assert window.username_label.text() == "Имя пользователя"  # untranslated: the source
     finally:
         app.removeTranslator(translator)
+
+
+def _messages(ts: Path) -> set[tuple[str, str]]:
+    """(context, source text) of every message of a .ts file."""
+    root = ElementTree.parse(ts).getroot()  # noqa: S314 (our own file)
+    return {
+        (context.findtext("name") or "", message.findtext("source") or "")
+        for context in root.iter("context")
+        for message in context.iter("message")
+    }
+
+
+def test_the_translation_template_is_up_to_date(tmp_path: Path) -> None:
+    """Every text of the UI is in the .ts (run `./scripts/dev translations` when this fails)."""
+    lupdate = Path(sys.executable).with_name("pyside6-lupdate")
+    fresh = tmp_path / "fresh.ts"
+    ui = sorted(
+        str(p) for p in (Path(__file__).resolve().parents[2] / "sferum_desktop" / "ui").glob("*.py")
+    )
+    subprocess.run(
+        [str(lupdate), *ui, "-source-language", "ru_RU", "-no-obsolete", "-ts", str(fresh)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    committed = _messages(TRANSLATIONS_DIR / "sferum_desktop_en.ts")
+    current = _messages(fresh)
+    assert not current - committed, f"missing from the .ts: {sorted(current - committed)[:10]}"
+    assert not committed - current, f"obsolete in the .ts: {sorted(committed - current)[:10]}"
 
 
 def test_the_launcher_refuses_an_unknown_profile(capsys: pytest.CaptureFixture[str]) -> None:
