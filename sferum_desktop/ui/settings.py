@@ -83,6 +83,13 @@ CHATS_HEADER = Setting(
 SFERUM_REFRESH_S = Setting(
     "sferum/refresh_seconds", int, 60, "How often the «Сферум» tab refreshes in the background"
 )
+AUTO_SYNC = Setting(
+    "sync/automatic",
+    bool,
+    False,
+    "The automatic mode of «Синхронизация» is on (while the app runs)",
+)
+AUTO_SYNC_MINUTES = Setting("sync/interval_minutes", int, 60, "How often the automatic mode syncs")
 
 ALL: tuple[Setting[bool] | Setting[int] | Setting[str] | Setting[QByteArray], ...] = (
     LAST_PROFILE,
@@ -94,4 +101,6 @@ ALL: tuple[Setting[bool] | Setting[int] | Setting[str] | Setting[QByteArray], ..
     LINKING_GEOMETRY,
     CHATS_HEADER,
     SFERUM_REFRESH_S,
+    AUTO_SYNC,
+    AUTO_SYNC_MINUTES,
 )

@@ -67,6 +67,7 @@ from sferum_desktop.sync.engine import SyncEngine
 from sferum_desktop.sync.progress import Phase, Progress
 from sferum_desktop.sync.report import SyncReport
 from sferum_desktop.sync.world import World
+from sferum_desktop.ui import settings
 from sferum_desktop.ui.common import Banner, alive, error_message
 from sferum_desktop.ui.export import write_table
 
@@ -401,7 +402,9 @@ class SyncTab(QWidget):
         self.auto_check.setObjectName("syncAuto")
         self.interval = QSpinBox()
         self.interval.setRange(5, 24 * 60)
-        self.interval.setValue(60)
+        # The automatic mode as it was left (it runs while the app is open).
+        self.interval.setValue(settings.AUTO_SYNC_MINUTES.get())
+        self.auto_check.setChecked(settings.AUTO_SYNC.get())
         self.interval.setSuffix(self.tr(" мин"))
         self.interval.setPrefix(self.tr("каждые "))
         for button in (self.check_button, self.apply_button, self.cancel_button):
@@ -443,6 +446,8 @@ class SyncTab(QWidget):
         self.timer.timeout.connect(self.auto_sync)
         self.auto_check.toggled.connect(self._auto_toggled)
         self.interval.valueChanged.connect(self._auto_toggled)
+        if self.auto_check.isChecked():
+            self.timer.start(self.interval.value() * 60_000)
         self.check_button.clicked.connect(self.check)
         self.apply_button.clicked.connect(self.apply)
         self.cancel_button.clicked.connect(self.cancel)
@@ -792,6 +797,8 @@ class SyncTab(QWidget):
     # --- the automatic mode -----------------------------------------------------------------
 
     def _auto_toggled(self) -> None:
+        settings.AUTO_SYNC.set(self.auto_check.isChecked())
+        settings.AUTO_SYNC_MINUTES.set(self.interval.value())
         if self.auto_check.isChecked():
             self.timer.start(self.interval.value() * 60_000)
         else:

@@ -17,6 +17,7 @@ from sferum_desktop.auth.session import AuthSession
 from sferum_desktop.auth.vault import Vault
 from sferum_desktop.store.lock import RunLock
 from sferum_desktop.sync.report import SyncReport
+from sferum_desktop.ui import settings
 from sferum_desktop.ui.main_window import MainWindow
 from sferum_desktop.ui.sync_tab import SyncTab, duration_text
 from ui.helpers import MemoryKeyring, Runner, demo_profile_for, until
@@ -252,6 +253,24 @@ def test_automatic_mode_notifies(qtbot: Any, window: MainWindow) -> None:
     assert window.statusBar().currentMessage() == tab.last_notice
     tab.auto_check.setChecked(False)
     assert not tab.timer.isActive()
+
+
+def test_automatic_mode_is_remembered(qtbot: Any, window: MainWindow) -> None:
+    tab = window.sync_tab
+    assert not tab.auto_check.isChecked() and not tab.timer.isActive()  # off at first
+    tab.interval.setValue(15)
+    tab.auto_check.setChecked(True)
+    assert settings.AUTO_SYNC.get() is True and settings.AUTO_SYNC_MINUTES.get() == 15
+    again = SyncTab(tab.session)  # the next start of the app
+    qtbot.addWidget(again)
+    try:
+        assert again.auto_check.isChecked() and again.interval.value() == 15
+        assert again.timer.isActive() and again.timer.interval() == 15 * 60_000
+        again.auto_check.setChecked(False)
+        assert settings.AUTO_SYNC.get() is False and not again.timer.isActive()
+    finally:
+        again.shutdown()
+    tab.auto_check.setChecked(False)
 
 
 def test_cancel_finishes_the_batch_in_flight(
