@@ -20,6 +20,16 @@ def config_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
 
 
+def site_config_dir() -> Path:
+    """The machine-wide config folder that IT staff fill for every user of a workstation.
+
+    `/etc/xdg/sferum-desktop` on Linux (the first of `$XDG_CONFIG_DIRS`),
+    `C:\\ProgramData\\sferum-desktop` on Windows, `/Library/Application Support/sferum-desktop`
+    on macOS. Read only: the app never writes there.
+    """
+    return Path(platformdirs.site_config_dir(APP_NAME, appauthor=False))
+
+
 def data_dir() -> Path:
     """`~/.local/share/sferum-desktop` on Linux: the demo sandbox's database."""
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))

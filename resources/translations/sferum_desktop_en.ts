@@ -87,137 +87,137 @@
 <context>
     <name>AuditView</name>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="103"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="104"/>
         <source>создан чат в реестре</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="104"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="105"/>
         <source>создан чат в Сферуме</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="105"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="106"/>
         <source>добавлен в реестр</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="106"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="107"/>
         <source>удалён из реестра</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="107"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="108"/>
         <source>добавлен в Сферум</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="108"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="109"/>
         <source>удалён из Сферума</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="203"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="204"/>
         <source>Когда</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="204"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="205"/>
         <source>Действие</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="205"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="206"/>
         <source>Чат</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="206"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="207"/>
         <source>Участник</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="207"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="208"/>
         <source>Причина</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="208"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="209"/>
         <source>Кто</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="220"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="221"/>
         <source>Поиск по чату или участнику</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="229"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="230"/>
         <source>Обновить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="230"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="231"/>
         <source>Экспорт…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="232"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="233"/>
         <source>Чат:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="236"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="237"/>
         <source>Период: с</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="238"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="239"/>
         <source>по</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="277"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="278"/>
         <source>Журнал недоступен: %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="285"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="286"/>
         <source>Все чаты</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="324"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="325"/>
         <source>автоматическая синхронизация</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="326"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="327"/>
         <source>пользователь %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="337"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="338"/>
         <source>Записей: %1 из %2</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="352"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="353"/>
         <source>Экспорт журнала</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="354"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="355"/>
         <source>Книга Excel (*.xlsx);;CSV (*.csv)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="361"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="362"/>
         <source>Не удалось сохранить файл: %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="363"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="364"/>
         <source>Сохранено записей: %1</source>
         <translation type="unfinished"></translation>
     </message>
@@ -287,32 +287,32 @@
 <context>
     <name>CaptchaDialog</name>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="159"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="160"/>
         <source>Подтвердите, что вы не робот</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="161"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="162"/>
         <source>Введите код с картинки:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="162"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="163"/>
         <source>Загрузка картинки…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="171"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="172"/>
         <source>Продолжить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="172"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="173"/>
         <source>Отмена</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="183"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="184"/>
         <source>Картинку не удалось загрузить.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1081,21 +1081,21 @@
     </message>
     <message>
         <location filename="../../sferum_desktop/ui/app.py" line="291"/>
-        <source>Серверы вашего региона ещё не настроены (файл профилей: %1). Пока доступна учебная среда «Демо».</source>
+        <source>Серверы вашего региона ещё не настроены (файл профилей: %1; общий для всех пользователей компьютера: %2). Пока доступна учебная среда «Демо».</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="413"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="415"/>
         <source>В системе нет доступного хранилища паролей (связки ключей), поэтому вход не будет запомнен: после закрытия программы войдите снова.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="469"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="471"/>
         <source>Вы вышли. Данные входа удалены с этого компьютера.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/app.py" line="473"/>
+        <location filename="../../sferum_desktop/ui/app.py" line="475"/>
         <source>Сервер не удалось уведомить: сеанс на сервере завершится по истечении срока.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1351,342 +1351,342 @@
 <context>
     <name>SyncTab</name>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="86"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="87"/>
         <source>зачисление</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="87"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="88"/>
         <source>отчисление</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="88"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="89"/>
         <source>перевод</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="89"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="90"/>
         <source>трудоустройство</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="90"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="91"/>
         <source>увольнение</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="91"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="92"/>
         <source>назначение</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="92"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="93"/>
         <source>снятие с назначения</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="93"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="94"/>
         <source>добавлен представитель</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="94"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="95"/>
         <source>удалён представитель</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="95"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="96"/>
         <source>блокировка</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="96"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="97"/>
         <source>разблокировка</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="97"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="98"/>
         <source>связывание со Сферумом</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="98"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="99"/>
         <source>отвязка от Сферума</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="99"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="100"/>
         <source>ручное изменение</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="100"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="101"/>
         <source>правило состава</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="392"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="393"/>
         <source>Проверить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="394"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="395"/>
         <source>Применить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="397"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="726"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="398"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="731"/>
         <source>Отмена</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="400"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="401"/>
         <source>Автоматический режим</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="405"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="408"/>
         <source> мин</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="406"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="409"/>
         <source>каждые </source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="414"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="417"/>
         <source>Нажмите «Проверить», чтобы увидеть, что изменится.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="421"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="424"/>
         <source>%v из %m</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="432"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="435"/>
         <source>Чат / участник</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="432"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="435"/>
         <source>Причина</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="436"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="439"/>
         <source>План</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="438"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="441"/>
         <source>Журнал</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="457"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="462"/>
         <source>Для синхронизации войдите в Сферум: меню «Сферум» → «Авторизация в Сферум».</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="492"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="497"/>
         <source>Чтение ЭШ и Сферума…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="508"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="513"/>
         <source>Выполнено %1 из %2</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="511"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="516"/>
         <source>, осталось %1</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="514"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="519"/>
         <source>Составление плана…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="516"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="521"/>
         <source>Завершение прерванной синхронизации…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="594"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="595"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="620"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="599"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="600"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="625"/>
         <source>в реестре</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="596"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="597"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="622"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="601"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="602"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="627"/>
         <source>в Сферуме</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="620"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="622"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="655"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="625"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="627"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="660"/>
         <source>Создать чат</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="625"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="630"/>
         <source>+ добавить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="630"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="635"/>
         <source>− удалить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="635"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="640"/>
         <source>ожидают привязки</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="636"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="641"/>
         <source>не связал аккаунт со Сферумом</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="640"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="645"/>
         <source>задержано</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="666"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="671"/>
         <source>Создать чатов: %1, добавить: %2, удалить: %3, ожидают привязки: %4, задержано: %5</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="675"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="680"/>
         <source>. Изменений нет: чаты соответствуют ЭШ.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="677"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="682"/>
         <source>. Задержанные удаления применяются только после подтверждения.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="704"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="709"/>
         <source> Применение отменено: нужно подтверждение.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="717"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="722"/>
         <source>Подтверждение удаления</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="719"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="724"/>
         <source>План удаляет необычно много участников:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="723"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="728"/>
         <source>Применить эти удаления?</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="725"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="730"/>
         <source>Удалить и применить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="740"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="745"/>
         <source>Синхронизация не завершена</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="742"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="747"/>
         <source>Отменено. Выполнено операций: %1; остальное — при следующем запуске.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="746"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="751"/>
         <source>План содержит задержанные удаления: нажмите «Проверить» и подтвердите.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="749"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="754"/>
         <source>Готово. Выполнено операций: %1.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="751"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="821"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="756"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="828"/>
         <source>Синхронизация завершена</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="761"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="766"/>
         <source>Отмена: завершается текущий пакет…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="812"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="819"/>
         <source>Синхронизация не удалась</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="815"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="822"/>
         <source>Синхронизация ждёт подтверждения</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="816"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="823"/>
         <source>Удаление многих участников задержано: откройте «Синхронизация».</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="820"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="827"/>
         <source>Выполнено операций: %1.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="854"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="861"/>
         <source>Создание чата в Сферуме…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="867"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="874"/>
         <source>Применение в Сферуме: %1 из %2</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="874"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="899"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="881"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="906"/>
         <source>Чат сохранён</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="875"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="882"/>
         <source>Чат появится в Сферуме после входа в Сферум и синхронизации.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="887"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="893"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="894"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="900"/>
         <source>Чат сохранён, но не применён в Сферуме</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="896"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="903"/>
         <source>Чат «%1» есть в Сферуме.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="898"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="905"/>
         <source> Ожидают привязки: %1.</source>
         <translation type="unfinished"></translation>
     </message>

@@ -145,6 +145,11 @@ def profiles_path() -> Path:
     return paths.config_dir() / PROFILES_FILE
 
 
+def site_profiles_path() -> Path:
+    """The machine-wide profiles file (IT staff's), read before the user's own."""
+    return paths.site_config_dir() / PROFILES_FILE
+
+
 @dataclass(frozen=True)
 class ProfileSet:
     """The configured profiles (file order, then «Демо») and the default one's name."""
@@ -259,44 +264,67 @@ def apply_env(profile: ServerProfile, env: Mapping[str, str]) -> ServerProfile:
     )
 
 
+def _read_profiles(path: Path) -> tuple[list[ServerProfile], str | None, str | None]:
+    """(profiles, default name, problem) of one profiles file; a missing file is empty."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return [], None, None
+    except OSError as exc:
+        return [], None, f"Не удалось прочитать файл профилей серверов ({exc.strerror})."
+    if not text:
+        return [], None, None
+    try:
+        configured, default = parse_profiles(text, path.parent)
+    except ProfileError as exc:
+        log.warning("the profiles file is not usable")
+        return [], None, exc.user_message
+    return configured, default, None
+
+
 def load_profiles(
     path: Path | None = None,
     env: Mapping[str, str] | None = None,
     demo_url: str | None = None,
+    site_path: Path | None = None,
 ) -> ProfileSet:
-    """Every usable profile: the file's (with env overrides), an env-only one, then «Демо».
+    """Every usable profile: the files' (with env overrides), an env-only one, then «Демо».
 
+    The machine-wide file (`site_profiles_path()`, for IT staff to point every user of a
+    workstation at the region's servers) is read first; the user's own file adds profiles
+    and replaces a machine-wide one of the same name, and its `default` wins. The
+    machine-wide file is read when `path` is not given (the app) or `site_path` is.
     A broken file does not stop the app: its problem is reported and «Демо» remains.
     """
     env = os.environ if env is None else env
+    if site_path is None and path is None:
+        site_path = site_profiles_path()
     path = path or profiles_path()
-    configured: list[ServerProfile] = []
-    default: str | None = None
-    problem: str | None = None
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        text = ""
-    except OSError as exc:
-        text = ""
-        problem = f"Не удалось прочитать файл профилей серверов ({exc.strerror})."
-    if text:
-        try:
-            configured, default = parse_profiles(text, path.parent)
-        except ProfileError as exc:
-            problem = exc.user_message
-            log.warning("the profiles file is not usable")
+    problems = []
+    site: list[ServerProfile] = []
+    site_default: str | None = None
+    if site_path is not None and site_path != path:
+        site, site_default, site_problem = _read_profiles(site_path)
+        if site_problem:
+            problems.append(f"{site_problem} ({site_path})")
+    own, default, problem = _read_profiles(path)
+    if problem:
+        problems.append(problem)
+    own_names = {p.name for p in own}
+    configured = [p for p in site if p.name not in own_names] + own
+    default = default or site_default
     try:
         configured = [apply_env(p, env) for p in configured]
         if not configured and env.get(ENV_ESH_URL, "").strip():
             configured = [apply_env(ServerProfile(name=ENV_PROFILE_NAME, esh_url=""), env)]
     except ProfileError as exc:
-        problem = exc.user_message
+        problems.append(exc.user_message)
         configured = []
     names = [p.name for p in configured]
     if default not in names:
         default = names[0] if names else None
-    return ProfileSet((*configured, demo_profile(demo_url)), default, problem)
+    problem_text = " ".join(problems) or None
+    return ProfileSet((*configured, demo_profile(demo_url)), default, problem_text)
 
 
 def write_example(path: Path | None = None) -> bool:

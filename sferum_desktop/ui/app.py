@@ -290,9 +290,11 @@ class AppController(QObject):
                 0,
                 QCoreApplication.translate(
                     "SferumDesktop",
-                    "Серверы вашего региона ещё не настроены (файл профилей: %1). Пока "
-                    "доступна учебная среда «Демо».",
-                ).replace("%1", str(profiles_mod.profiles_path())),
+                    "Серверы вашего региона ещё не настроены (файл профилей: %1; общий для "
+                    "всех пользователей компьютера: %2). Пока доступна учебная среда «Демо».",
+                )
+                .replace("%1", str(profiles_mod.profiles_path()))
+                .replace("%2", str(profiles_mod.site_profiles_path())),
             )
         if notices:
             self.signin.show_notice("\n\n".join(notices))

@@ -24,6 +24,9 @@ def user_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         path = home / sub
         path.mkdir(parents=True, exist_ok=True)
         monkeypatch.setenv(name, str(path))
+    # the machine-wide config folder too (platformdirs: the first of XDG_CONFIG_DIRS)
+    (home / "etc-xdg").mkdir()
+    monkeypatch.setenv("XDG_CONFIG_DIRS", str(home / "etc-xdg"))
     for name in ("SFERUM_DESKTOP_ESH_URL", "SFERUM_DESKTOP_VKID_URL", "SFERUM_DESKTOP_SFERUM_URL"):
         monkeypatch.delenv(name, raising=False)
     return home

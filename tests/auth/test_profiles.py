@@ -16,6 +16,7 @@ from sferum_desktop.auth.profiles import (
     load_profiles,
     parse_profiles,
     profiles_path,
+    site_profiles_path,
     write_example,
 )
 
@@ -134,3 +135,62 @@ def test_the_example_file_is_written_once_and_parses_to_nothing() -> None:
 def test_a_profile_hides_nothing_secret_in_its_repr() -> None:
     profile = ServerProfile(name="A", esh_url="https://e.example")
     assert "A" in repr(profile)
+
+
+SITE = """
+default = "Регион"
+
+[profiles."Регион"]
+esh_url = "https://esh.region.ru"
+vkid_client_id = "51900001"
+
+[profiles."Тестовый контур"]
+esh_url = "https://test.esh.region.ru"
+"""
+
+
+def test_a_machine_wide_file_serves_every_user_of_the_workstation(user_dirs: Path) -> None:
+    site = site_profiles_path()
+    assert site == user_dirs / "etc-xdg" / "sferum-desktop" / "profiles.toml"
+    site.parent.mkdir(parents=True)
+    site.write_text(SITE, encoding="utf-8")
+    write_example()  # the user's own file: only the commented example
+    profiles = load_profiles(env={})
+    assert profiles.names() == ["Регион", "Тестовый контур", DEMO_NAME]
+    assert profiles.default == "Регион" and profiles.problem is None
+    assert profiles.get("Регион").esh_url == "https://esh.region.ru"  # type: ignore[union-attr]
+
+
+def test_the_users_own_file_adds_and_replaces_and_its_default_wins(user_dirs: Path) -> None:
+    site = site_profiles_path()
+    site.parent.mkdir(parents=True)
+    site.write_text(SITE, encoding="utf-8")
+    own = profiles_path()
+    own.parent.mkdir(parents=True)
+    own.write_text(
+        'default = "Свой"\n'
+        '[profiles."Тестовый контур"]\nesh_url = "https://other.example.ru"\n'
+        '[profiles."Свой"]\nesh_url = "https://own.example.ru"\n',
+        encoding="utf-8",
+    )
+    profiles = load_profiles(env={})
+    assert profiles.names() == ["Регион", "Тестовый контур", "Свой", DEMO_NAME]
+    assert profiles.default == "Свой"
+    replaced = profiles.get("Тестовый контур")
+    assert replaced is not None and replaced.esh_url == "https://other.example.ru"
+
+
+def test_a_broken_machine_wide_file_is_reported_and_the_users_own_still_works(
+    user_dirs: Path,
+) -> None:
+    site = site_profiles_path()
+    site.parent.mkdir(parents=True)
+    site.write_text("[profiles\n", encoding="utf-8")
+    own = profiles_path()
+    own.parent.mkdir(parents=True)
+    own.write_text('[profiles."Свой"]\nesh_url = "https://own.example.ru"\n', encoding="utf-8")
+    profiles = load_profiles(env={})
+    assert profiles.names() == ["Свой", DEMO_NAME]
+    assert profiles.problem is not None and str(site) in profiles.problem
+    # An explicit file alone (the tests' and tools' way) does not read the machine-wide one.
+    assert load_profiles(own, env={}).problem is None
