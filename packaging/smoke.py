@@ -188,6 +188,7 @@ def smoke_bundle(bundle: Path) -> None:
             raise SmokeError(f"--version: {out.returncode} {out.stdout!r} {out.stderr!r}")
         command, keyring = with_keyring([str(executable), "--demo", "--smoke-test"])
         details: dict[str, str] = {}
+        log = app_log(Path(tmp))
         try:
             run_app(command, env, details=details)
             said = details.get("signin-window", "")
@@ -195,15 +196,56 @@ def smoke_bundle(bundle: Path) -> None:
             if keyring and "persistent=True" not in said:
                 raise SmokeError(f"the OS keyring was not found: {said}")
         except SmokeError as exc:
-            log = Path(tmp) / ".local" / "state" / NAME / "log" / f"{NAME}.log"
             tail = (
                 log.read_text(encoding="utf-8", errors="replace").splitlines()[-25:]
-                if (log.is_file())
+                if log.is_file()
                 else ["(no log)"]
             )
             raise SmokeError(
                 f"{exc}\n    the app's log ends with:\n      " + "\n      ".join(tail)
             ) from None
+        check_log(log, keyring=keyring)
+
+
+def app_log(home: Path) -> Path:
+    """The app's log file under a home folder (platformdirs' user log folder on Linux)."""
+    return home / ".local" / "state" / NAME / "log" / f"{NAME}.log"
+
+
+# Warnings the app's log may hold after a smoke run, each with the reason. Qt's own messages
+# go to the log (not to stderr), so the log is checked as strictly as stderr.
+EXPECTED_LOG = (
+    # The offscreen platform has no window manager to pass size hints to or raise windows.
+    re.compile(r"sferum_desktop\.qt: This plugin does not support (propagateSizeHints|raise)\(\)"),
+    # QtWebEngine offscreen: no OpenGL, so it probes it and falls back to software rendering.
+    re.compile(r"sferum_desktop\.qt: (QRhiGles2: Failed to create (temporary )?context|"
+               r"Failed to create RHI for backend: OpenGL|GPUInfo not initialized)"),
+)  # fmt: skip
+NO_KEYRING = re.compile(r"sferum_desktop\.auth\.vault: no usable keyring")
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ (\w+) ")
+
+
+def check_log(log: Path, *, keyring: bool) -> None:
+    """Every WARNING or worse in the app's log is an expected one; raises SmokeError."""
+    if not log.is_file():
+        raise SmokeError(f"the app wrote no log at {log}")
+    unexpected: list[str] = []
+    keep = False  # a traceback's lines follow their record
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = _RECORD.match(line)
+        if match is None:
+            if keep:
+                unexpected.append("  " + line)
+            continue
+        keep = match.group(1) in ("WARNING", "ERROR", "CRITICAL") and not (
+            any(p.search(line) for p in EXPECTED_LOG) or (not keyring and NO_KEYRING.search(line))
+        )
+        if keep:
+            unexpected.append(line)
+    if unexpected:
+        raise SmokeError(
+            "unexpected lines in the app's log:\n      " + "\n      ".join(unexpected[:30])
+        )
 
 
 def smoke_headless(bundle: Path) -> None:
@@ -335,6 +377,7 @@ def smoke_deb(deb: Path) -> None:
         print(f"    installed: {out.stdout.strip()}", flush=True)
         # The installed copy runs too (through the /usr/bin link), QtWebEngine included.
         run_app([str(command), "--demo", "--smoke-test"], smoke_env(home))
+        check_log(app_log(home), keyring=False)
         for path in (
             f"usr/share/applications/{NAME}.desktop",
             f"usr/share/icons/hicolor/256x256/apps/{NAME}.png",

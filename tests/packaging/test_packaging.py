@@ -267,3 +267,34 @@ def test_linux_package_takes_the_service_units_it_documents(deb_script: ModuleTy
     assert "User=sferum-sync" in service
     assert deb_script.SYSUSERS.split("\nu ", 1)[1].startswith("sferum-sync ")
     assert "usr/bin" in deb_script.__doc__
+
+
+def test_the_log_check_lets_through_only_the_expected_warnings(
+    smoke_script: ModuleType, tmp_path: Path
+) -> None:
+    log = tmp_path / "sferum-desktop.log"
+    stamp = "2026-11-29 15:22:40,400"
+    expected = (
+        f"{stamp} INFO sferum_desktop.ui.app: Sferum Desktop 0.1.0 starting\n"
+        f"{stamp} WARNING sferum_desktop.qt: This plugin does not support propagateSizeHints()"
+        " (default)\n"
+        f"{stamp} WARNING sferum_desktop.qt: Failed to create RHI for backend: OpenGL (default)\n"
+        f"{stamp} WARNING sferum_desktop.auth.vault: no usable keyring (x): secrets in memory\n"
+    )
+    log.write_text(expected, encoding="utf-8")
+    smoke_script.check_log(log, keyring=False)
+    with pytest.raises(smoke_script.SmokeError, match="no usable keyring"):
+        smoke_script.check_log(log, keyring=True)  # a keyring was there: the app must find it
+    log.write_text(
+        expected
+        + f"{stamp} WARNING sferum_desktop.qt: Qt WebEngine resources not found at /x (default)\n"
+        + f"{stamp} CRITICAL sferum_desktop.ui.app: unhandled exception\n"
+        + "Traceback (most recent call last):\n  ValueError: boom\n"
+        + f"{stamp} INFO sferum_desktop.ui.app: Sferum Desktop stopped\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(smoke_script.SmokeError) as failure:
+        smoke_script.check_log(log, keyring=False)
+    message = str(failure.value)
+    assert "resources not found" in message and "ValueError: boom" in message
+    assert "propagateSizeHints" not in message and "stopped" not in message

@@ -112,7 +112,8 @@ class PageDriver:
         deadline = time.monotonic() + timeout
         while True:
             body = self.text()
-            if text in body:
+            # Not while a navigation is on its way: the text may still be the old page's.
+            if text in body and not self.view.page().isLoading():
                 return body
             if time.monotonic() > deadline:
                 raise AssertionError(f"the page never showed {text!r}; it shows:\n{body}")

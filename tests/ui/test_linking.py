@@ -123,6 +123,7 @@ def test_path1_vk_account_with_an_educational_profile(
     window.authorize_action.trigger()
     dialog, page = open_dialog(qtbot, window)
     assert dialog.windowTitle() == "Авторизация в Сферум"
+    page.wait_for("Вход в VK ID")  # the first page has loaded (and is not loading any more)
 
     # The redirect is caught inside the view and never loaded: point it at a real listener
     # and check that nothing ever arrives there.
@@ -132,7 +133,10 @@ def test_path1_vk_account_with_an_educational_profile(
     dialog.web.set_redirect_test(dialog.flow.is_redirect)
     caught: list[str] = []
     dialog.web.redirectCaught.connect(caught.append)
-    dialog.web.open(dialog.flow.url)
+    # The new page looks like the first one: wait for its own load to end, or the form could
+    # be filled on the first page just as it is being replaced.
+    with qtbot.waitSignal(dialog.web.view.loadFinished, timeout=TIMEOUT_MS, check_params_cb=bool):
+        dialog.web.open(dialog.flow.url)
 
     sign_in_to_vk(page, sandbox, login)
     page.wait_for("Продолжить в учебном профиле")
