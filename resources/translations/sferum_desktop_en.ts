@@ -1437,7 +1437,7 @@
     </message>
     <message>
         <location filename="../../sferum_desktop/ui/sync_tab.py" line="398"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="731"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="742"/>
         <source>Отмена</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1517,176 +1517,181 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="599"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="600"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="625"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="606"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="607"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="632"/>
         <source>в реестре</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="601"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="602"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="627"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="608"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="609"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="634"/>
         <source>в Сферуме</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="625"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="627"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="660"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="632"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="634"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="667"/>
         <source>Создать чат</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="630"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="637"/>
         <source>+ добавить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="635"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="642"/>
         <source>− удалить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="640"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="647"/>
         <source>ожидают привязки</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="641"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="648"/>
         <source>не связал аккаунт со Сферумом</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="645"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="652"/>
         <source>задержано</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="671"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="678"/>
         <source>Создать чатов: %1, добавить: %2, удалить: %3, ожидают привязки: %4, задержано: %5</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="680"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="687"/>
         <source>. Изменений нет: чаты соответствуют ЭШ.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="682"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="689"/>
         <source>. Задержанные удаления применяются только после подтверждения.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="709"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="717"/>
         <source> Применение отменено: нужно подтверждение.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="722"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="733"/>
         <source>Подтверждение удаления</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="724"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="735"/>
         <source>План удаляет необычно много участников:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="728"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="739"/>
         <source>Применить эти удаления?</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="730"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="741"/>
         <source>Удалить и применить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="745"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="756"/>
         <source>Синхронизация не завершена</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="747"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="758"/>
         <source>Отменено. Выполнено операций: %1; остальное — при следующем запуске.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="751"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="763"/>
+        <source>План изменился после проверки: появились другие удаления. Ничего не применено — нажмите «Проверить» и подтвердите снова.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="769"/>
         <source>План содержит задержанные удаления: нажмите «Проверить» и подтвердите.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="754"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="772"/>
         <source>Готово. Выполнено операций: %1.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="756"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="828"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="774"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="846"/>
         <source>Синхронизация завершена</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="766"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="784"/>
         <source>Отмена: завершается текущий пакет…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="819"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="837"/>
         <source>Синхронизация не удалась</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="822"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="840"/>
         <source>Синхронизация ждёт подтверждения</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="823"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="841"/>
         <source>Удаление многих участников задержано: откройте «Синхронизация».</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="827"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="845"/>
         <source>Выполнено операций: %1.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="861"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="879"/>
         <source>Создание чата в Сферуме…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="874"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="892"/>
         <source>Применение в Сферуме: %1 из %2</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="881"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="906"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="899"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="924"/>
         <source>Чат сохранён</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="882"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="900"/>
         <source>Чат появится в Сферуме после входа в Сферум и синхронизации.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="894"/>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="900"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="912"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="918"/>
         <source>Чат сохранён, но не применён в Сферуме</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="903"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="921"/>
         <source>Чат «%1» есть в Сферуме.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sync_tab.py" line="905"/>
+        <location filename="../../sferum_desktop/ui/sync_tab.py" line="923"/>
         <source> Ожидают привязки: %1.</source>
         <translation type="unfinished"></translation>
     </message>

@@ -345,6 +345,25 @@ class Plan:
         merged = sorted((*self.operations, *self.held_operations), key=operation_order)
         return Plan(tuple(merged), (), self.pending)
 
+    def release(self, confirmed: Collection[Operation]) -> Plan:
+        """This plan with the holds an administrator confirmed included, and only those.
+
+        A hold is released only when every one of its removals is among `confirmed` (the
+        removals the administrator was shown): one that gained a removal since stays held,
+        so a plan that changed between «Проверить» and «Применить» is never applied on the
+        strength of a confirmation given for another.
+        """
+        allowed = set(confirmed)
+        released = [h for h in self.held if all(op in allowed for op in h.operations)]
+        if not released:
+            return self
+        kept = tuple(h for h in self.held if not any(h is r for r in released))
+        merged = sorted(
+            (*self.operations, *(op for hold in released for op in hold.operations)),
+            key=operation_order,
+        )
+        return Plan(tuple(merged), kept, self.pending)
+
     def summary(self) -> dict[str, int]:
         return summary(self)
 

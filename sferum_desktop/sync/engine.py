@@ -42,6 +42,7 @@ from sferum_desktop.domain import (
     ChatKey,
     ChatStatus,
     EventIndex,
+    Operation,
     Plan,
     RegistryChat,
     RegistryState,
@@ -155,9 +156,22 @@ class SyncEngine:
 
     # --- runs -------------------------------------------------------------------------------
 
-    async def sync(self, *, dry_run: bool = False, confirm_held: bool = False) -> SyncReport:
-        """One run over every chat in scope; `dry_run` plans only."""
-        return await self._run(dry_run=dry_run, confirm_held=confirm_held, chat_id=None)
+    async def sync(
+        self,
+        *,
+        dry_run: bool = False,
+        confirm_held: bool = False,
+        confirmed: Collection[Operation] | None = None,
+    ) -> SyncReport:
+        """One run over every chat in scope; `dry_run` plans only.
+
+        `confirm_held` releases every held removal (the CLI's `--confirm-held`); `confirmed`
+        releases only the holds whose removals are all among those given: the ones an
+        administrator was shown and confirmed (`Plan.release`).
+        """
+        return await self._run(
+            dry_run=dry_run, confirm_held=confirm_held, chat_id=None, confirmed=confirmed
+        )
 
     async def preview(self, *, confirm_held: bool = False) -> SyncReport:
         """The plan as it stands (nothing applied): `sync(dry_run=True)`."""
@@ -168,7 +182,14 @@ class SyncEngine:
         members added or removed); the unlinked stay pending."""
         return await self._run(dry_run=False, confirm_held=confirm_held, chat_id=chat_id)
 
-    async def _run(self, *, dry_run: bool, confirm_held: bool, chat_id: int | None) -> SyncReport:
+    async def _run(
+        self,
+        *,
+        dry_run: bool,
+        confirm_held: bool,
+        chat_id: int | None,
+        confirmed: Collection[Operation] | None = None,
+    ) -> SyncReport:
         started = time.monotonic()
         report = SyncReport(dry_run=dry_run, confirm_held=confirm_held)
         tracker = ProgressTracker(self.on_progress)
@@ -188,7 +209,9 @@ class SyncEngine:
                 kind = "dry_run" if dry_run else ("chat" if chat_id is not None else "sync")
                 report.run_id = await self._db.call(self.store.start_run, kind, self.actor)
                 await self._db.call(self.store.interrupt_stale_runs, report.run_id)
-                await self._steps(report, tracker, dry_run, confirm_held, chat_id)
+                await self._steps(
+                    report, tracker, dry_run, confirm_held, chat_id, confirmed=confirmed
+                )
             finally:
                 self.sferum.captcha_handler = previous_hook
                 report.duration_s = time.monotonic() - started
@@ -209,6 +232,8 @@ class SyncEngine:
         dry_run: bool,
         confirm_held: bool,
         chat_id: int | None,
+        *,
+        confirmed: Collection[Operation] | None = None,
     ) -> None:
         assert report.run_id is not None
         run_id = report.run_id
@@ -236,6 +261,8 @@ class SyncEngine:
             tracker.phase(Phase.PLAN)
             report.events = world.events
             the_plan = self._plan(world, confirm_held=confirm_held, only_chats=only, report=report)
+            if confirmed is not None and not confirm_held:
+                the_plan = the_plan.release(confirmed)
             report.plan = the_plan
             if dry_run or report.held or self._cancel.is_set():
                 report.cancelled = self._cancel.is_set() and not dry_run

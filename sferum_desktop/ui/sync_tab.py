@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -521,7 +521,12 @@ class SyncTab(QWidget):
             self.progress_label.setText(self.tr("Завершение прерванной синхронизации…"))
 
     async def _run(
-        self, *, dry_run: bool, confirm_held: bool, holder: dict[str, World | None] | None = None
+        self,
+        *,
+        dry_run: bool,
+        confirm_held: bool,
+        holder: dict[str, World | None] | None = None,
+        confirmed: Collection[Operation] | None = None,
     ) -> SyncReport | None:
         """One engine run with the controls locked; the report (None if it could not run)."""
         self._set_busy(True, applying=not dry_run)
@@ -531,7 +536,9 @@ class SyncTab(QWidget):
                 return None
             self.engine = engine
             try:
-                report = await engine.sync(dry_run=dry_run, confirm_held=confirm_held)
+                report = await engine.sync(
+                    dry_run=dry_run, confirm_held=confirm_held, confirmed=confirmed
+                )
                 if holder is not None:
                     holder["world"] = engine.world
                 return report
@@ -700,8 +707,9 @@ class SyncTab(QWidget):
         self.banner.clear()
         self._retry_action = self.apply
         confirm = False
-        if self.report.plan.held:
-            confirm = await self.confirm_held(self.report.plan)
+        shown = self.report.plan
+        if shown.held:
+            confirm = await self.confirm_held(shown)
             if not alive(self):
                 return
             if not confirm:
@@ -709,10 +717,13 @@ class SyncTab(QWidget):
                     self.summary.text() + self.tr(" Применение отменено: нужно подтверждение.")
                 )
                 return
-        report = await self._run(dry_run=False, confirm_held=confirm)
+        # Only the removals the administrator saw are released: if the plan has changed since
+        # «Проверить» (a new hold), nothing is applied and they are asked to check again.
+        confirmed = frozenset(shown.held_operations) if confirm else None
+        report = await self._run(dry_run=False, confirm_held=False, confirmed=confirmed)
         if report is None or not alive(self):
             return
-        self._after_apply(report)
+        self._after_apply(report, confirmed=bool(confirmed))
 
     async def confirm_held(self, plan: Plan) -> bool:
         """Ask whether the held removals may go (a window-modal box, no nested loop)."""
@@ -737,7 +748,7 @@ class SyncTab(QWidget):
             self.confirm_box = None
         return alive(box) and box.clickedButton() is yes
 
-    def _after_apply(self, report: SyncReport) -> None:
+    def _after_apply(self, report: SyncReport, *, confirmed: bool = False) -> None:
         self.report = None
         self.apply_button.setEnabled(False)
         applied = len(report.applied)
@@ -746,6 +757,13 @@ class SyncTab(QWidget):
         elif report.cancelled:
             text = self.tr("Отменено. Выполнено операций: %1; остальное — при следующем запуске.")
             self.summary.setText(text.replace("%1", str(applied)))
+        elif report.held and confirmed:
+            self.summary.setText(
+                self.tr(
+                    "План изменился после проверки: появились другие удаления. Ничего не "
+                    "применено — нажмите «Проверить» и подтвердите снова."
+                )
+            )
         elif report.held:
             self.summary.setText(
                 self.tr("План содержит задержанные удаления: нажмите «Проверить» и подтвердите.")

@@ -262,6 +262,35 @@ def test_a_roster_glitch_that_drops_a_class_is_held_not_applied() -> None:
     assert registry.chats[CLASS_2A].active_members == {"smirnova"}
 
 
+def test_a_confirmation_releases_only_the_removals_that_were_shown() -> None:
+    """«Проверить», confirm, then the roster changes again before «Применить»."""
+    world = big_class_school()
+    state = synced(world)
+    glitch = world.copy()
+    expelled = [p for p, c in glitch.homeroom.items() if c == "cls-2a"]
+    for pid in expelled[:-1]:
+        glitch.expel(pid)
+    shown = plan(glitch.snapshot(), state.registry, state.sferum)
+    assert {h.chat_key for h in shown.held} == {CLASS_2A, PARENTS_2A}
+    confirmed = frozenset(shown.held_operations)
+    # The same plan again: every hold was confirmed, so all removals go.
+    again = plan(glitch.snapshot(), state.registry, state.sferum).release(confirmed)
+    assert again.held == ()
+    assert [op.op_id for op in again.operations] == [
+        op.op_id for op in shown.confirmed().operations
+    ]
+    # One more expulsion meanwhile: the class chats' holds now hold a removal nobody confirmed,
+    # so they stay held, whole; nothing of theirs is applied.
+    glitch.expel(expelled[-1])
+    changed = plan(glitch.snapshot(), state.registry, state.sferum).release(confirmed)
+    assert {h.chat_key for h in changed.held} == {CLASS_2A, PARENTS_2A}
+    assert not any(
+        isinstance(op, (RemoveRegistryMember, RemoveSferumMember)) for op in changed.operations
+    )
+    # Nothing confirmed: release changes nothing.
+    assert plan(glitch.snapshot(), state.registry, state.sferum).release(()).held == changed.held
+
+
 def test_a_class_record_missing_from_the_roster_is_held_too() -> None:
     world = big_class_school()
     state = synced(world)

@@ -161,6 +161,48 @@ def test_held_plan_needs_confirmation(qtbot: Any, sandbox: Sandbox, window: Main
     assert not left & set(students)
 
 
+def test_a_confirmation_holds_only_for_the_plan_that_was_shown(
+    qtbot: Any, sandbox: Sandbox, window: MainWindow
+) -> None:
+    tab = window.sync_tab
+    assert apply_first(qtbot, tab).ok
+    students = [
+        m["person_id"]
+        for m in registry_chat(sandbox, "1 А")["members"]
+        if m["role_in_chat"] == "student" and not m["excluded"]
+    ]
+    for student in students[:-1]:
+        sandbox.dev("POST", "roster", json={"op": "expel", "student_id": student})
+    report = check(qtbot, tab)
+    assert report.plan is not None and report.plan.held
+    # Between «Проверить» and «Применить» the roster changes: one more student leaves.
+    sandbox.dev("POST", "roster", json={"op": "expel", "student_id": students[-1]})
+
+    def confirm() -> None:
+        until(qtbot, lambda: tab.confirm_box is not None and tab.confirm_box.isVisible())
+        box = tab.confirm_box
+        assert box is not None
+        next(
+            b for b in box.buttons() if box.buttonRole(b) == QMessageBox.ButtonRole.AcceptRole
+        ).click()
+
+    with qtbot.waitSignal(tab.applied, timeout=LONG) as blocker:
+        tab.apply_button.click()
+        confirm()
+    assert blocker.args[0].held  # the confirmed plan is not the one there is now
+    assert not blocker.args[0].applied  # nothing at all, as for any plan with a hold
+    assert "План изменился после проверки" in tab.summary.text()
+    assert {m["person_id"] for m in registry_chat(sandbox, "1 А")["members"]} >= set(students)
+    # Checked and confirmed again, the removals go.
+    check(qtbot, tab)
+    with qtbot.waitSignal(tab.applied, timeout=LONG) as blocker:
+        tab.apply_button.click()
+        confirm()
+    assert blocker.args[0].ok and not blocker.args[0].held
+    left = {m["person_id"] for m in registry_chat(sandbox, "1 А")["members"]}
+    assert not left & set(students)
+
+
 def apply_first(qtbot: Any, tab: SyncTab) -> SyncReport:
     """The first sync of a fresh store (the seed's pending and rule changes)."""
     check(qtbot, tab)
