@@ -176,6 +176,8 @@ def bundle() -> Path:
 
 def load_sibling(name: str) -> ModuleType:
     """packaging/<name>.py as a module (packaging/ is not a package: its name is PyPI's)."""
+    if f"sferum_packaging_{name}" in sys.modules:
+        return sys.modules[f"sferum_packaging_{name}"]
     spec = importlib.util.spec_from_file_location(f"sferum_packaging_{name}", HERE / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -73,6 +73,8 @@ def with_keyring(command: list[str]) -> tuple[list[str], bool]:
 
 def _build_module() -> ModuleType:
     """packaging/build.py (packaging/ is not a package: its name is PyPI's)."""
+    if "sferum_packaging_build" in sys.modules:  # loaded by build.py's load_sibling
+        return sys.modules["sferum_packaging_build"]
     path = Path(__file__).resolve().parent / "build.py"
     spec = importlib.util.spec_from_file_location("sferum_packaging_build", path)
     assert spec is not None and spec.loader is not None

@@ -8,12 +8,9 @@ dialog (`ui.about`) writes the user-facing words.
 
 from __future__ import annotations
 
-import operator
-import os
-import platform
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -90,177 +87,25 @@ def parse_requirement(text: str) -> tuple[str, frozenset[str], str]:
     return match.group(1), extras, marker.strip()
 
 
-def marker_environment() -> dict[str, str]:
-    """PEP 508's marker variables for this interpreter and platform."""
-    implementation = sys.implementation
-    info = implementation.version
-    implementation_version = f"{info.major}.{info.minor}.{info.micro}"
-    if info.releaselevel != "final":
-        implementation_version += info.releaselevel[0] + str(info.serial)
-    return {
-        "implementation_name": implementation.name,
-        "implementation_version": implementation_version,
-        "os_name": os.name,
-        "platform_machine": platform.machine(),
-        "platform_release": platform.release(),
-        "platform_system": platform.system(),
-        "platform_version": platform.version(),
-        "python_full_version": platform.python_version(),
-        "platform_python_implementation": platform.python_implementation(),
-        "python_version": ".".join(platform.python_version_tuple()[:2]),
-        "sys_platform": sys.platform,
-    }
+_EXTRA: Final = re.compile(r"""\bextra\s*==\s*['"]([^'"]+)['"]""")
 
 
 def marker_applies(marker: str, extra: str = "") -> bool:
     """Whether a PEP 508 marker holds here, with `extra` as the requested extra ('' for none).
 
-    `packaging` (PyInstaller's and pip's dependency) decides when it is importable; the frozen
-    app has no `packaging`, so a small evaluator of the same grammar stands in.
+    `packaging` (pip's and PyInstaller's dependency) decides when it is importable. Without
+    it, only the extras are told apart: a requirement of an extra counts for that extra, any
+    other is taken to apply. That is enough here, because the walk ships only what is
+    installed, and what a marker excludes on this platform is not installed.
     """
     if not marker:
         return True
     try:
         from packaging.markers import Marker
     except ImportError:
-        return evaluate_marker(marker, {**marker_environment(), "extra": extra})
-    environment: dict[str, str] = {**marker_environment(), "extra": extra}
-    return bool(Marker(marker).evaluate(environment))
-
-
-_TOKEN: Final = re.compile(
-    r"""\s*(?:
-        (?P<string>'[^']*'|"[^"]*")
-      | (?P<op>===|==|!=|<=|>=|~=|<|>|not\s+in\b|in\b)
-      | (?P<bool>and\b|or\b)
-      | (?P<paren>[()])
-      | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
-    )""",
-    re.VERBOSE,
-)
-_VERSION_VARIABLES: Final = frozenset(
-    {"python_version", "python_full_version", "implementation_version"}
-)
-
-
-def _version_key(text: str) -> tuple[int, ...] | None:
-    """A release version as a tuple of ints (`3.11.7` → (3, 11, 7)); None if it is not one."""
-    match = re.fullmatch(r"\s*v?(\d+(?:\.\d+)*)(?:\.\*)?\s*", text)
-    if match is None:
-        return None
-    return tuple(int(part) for part in match.group(1).split("."))
-
-
-def _compare(left: str, op: str, right: str, versions: bool) -> bool:
-    op = " ".join(op.split())
-    if op == "in":
-        return left in right
-    if op == "not in":
-        return left not in right
-    if op == "===":
-        return left == right
-    left_key, right_key = _version_key(left), _version_key(right)
-    if versions and left_key is not None and right_key is not None:
-        if op == "~=":
-            prefix = right_key[:-1] if len(right_key) > 1 else right_key
-            return left_key >= right_key and left_key[: len(prefix)] == prefix
-        if op in ("==", "!=") and right.strip().endswith(".*"):
-            same = left_key[: len(right_key)] == right_key
-            return same if op == "==" else not same
-        width = max(len(left_key), len(right_key))
-        left_key += (0,) * (width - len(left_key))
-        right_key += (0,) * (width - len(right_key))
-        return _OPERATORS[op](left_key, right_key)
-    if op in ("==", "!="):
-        return (left == right) == (op == "==")
-    raise ValueError(f"cannot compare {left!r} {op} {right!r}")
-
-
-_OPERATORS: Final[dict[str, Callable[[tuple[int, ...], tuple[int, ...]], bool]]] = {
-    "==": operator.eq,
-    "!=": operator.ne,
-    "<": operator.lt,
-    "<=": operator.le,
-    ">": operator.gt,
-    ">=": operator.ge,
-}
-
-
-def evaluate_marker(marker: str, environment: dict[str, str]) -> bool:
-    """PEP 508's marker grammar: `and`/`or`, parentheses, `var op 'value'` either way round."""
-    tokens: list[tuple[str, str]] = []
-    position = 0
-    marker = marker.strip()
-    while position < len(marker):
-        match = _TOKEN.match(marker, position)
-        if match is None or match.end() == position:
-            raise ValueError(f"bad marker: {marker!r}")
-        kind = match.lastgroup
-        assert kind is not None
-        tokens.append((kind, match.group(kind)))
-        position = match.end()
-        while position < len(marker) and marker[position].isspace():
-            position += 1
-    index = 0
-
-    def peek() -> tuple[str, str] | None:
-        return tokens[index] if index < len(tokens) else None
-
-    def take() -> tuple[str, str]:
-        nonlocal index
-        if index >= len(tokens):
-            raise ValueError(f"bad marker: {marker!r}")
-        index += 1
-        return tokens[index - 1]
-
-    def value() -> tuple[str, str]:
-        """A string literal or a variable's value, with its kind: string, version, extra."""
-        kind, text = take()
-        if kind == "string":
-            return text[1:-1], "string"
-        if kind == "name":
-            name = text.replace(".", "_")  # PEP 345's dotted spellings (`os.name`)
-            if name not in environment:
-                raise ValueError(f"unknown marker variable: {text!r}")
-            if name == "extra":
-                return environment[name], "extra"
-            return environment[name], "version" if name in _VERSION_VARIABLES else "plain"
-        raise ValueError(f"bad marker: {marker!r}")
-
-    def atom() -> bool:
-        if peek() == ("paren", "("):
-            take()
-            result = expression()
-            if take() != ("paren", ")"):
-                raise ValueError(f"bad marker: {marker!r}")
-            return result
-        left, left_kind = value()
-        kind, op = take()
-        if kind != "op":
-            raise ValueError(f"bad marker: {marker!r}")
-        right, right_kind = value()
-        if "extra" in (left_kind, right_kind):  # extras compare by their normalized names
-            left, right = normalize(left), normalize(right)
-        return _compare(left, op, right, "version" in (left_kind, right_kind))
-
-    def conjunction() -> bool:
-        result = atom()
-        while peek() == ("bool", "and"):
-            take()
-            result = atom() and result
-        return result
-
-    def expression() -> bool:
-        result = conjunction()
-        while peek() == ("bool", "or"):
-            take()
-            result = conjunction() or result
-        return result
-
-    result = expression()
-    if index != len(tokens):
-        raise ValueError(f"bad marker: {marker!r}")
-    return result
+        named = {normalize(name) for name in _EXTRA.findall(marker)}
+        return normalize(extra) in named if named else True
+    return bool(Marker(marker).evaluate({"extra": extra}))
 
 
 # --- distributions -----------------------------------------------------------------------------

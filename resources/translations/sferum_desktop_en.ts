@@ -241,12 +241,12 @@
 <context>
     <name>CallsModel</name>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="151"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="159"/>
         <source>Видеоконференция</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="151"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="159"/>
         <source>Начата</source>
         <translation type="unfinished"></translation>
     </message>
@@ -470,27 +470,27 @@
 <context>
     <name>ChatsModel</name>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="78"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="115"/>
         <source>Чат</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="79"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="116"/>
         <source>Последнее сообщение</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="80"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="117"/>
         <source>Время</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="81"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="118"/>
         <source>Непрочитанные</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="121"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="132"/>
         <source>Вы: </source>
         <translation type="unfinished"></translation>
     </message>
@@ -1143,62 +1143,62 @@
 <context>
     <name>SferumTab</name>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="219"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="200"/>
         <source>Чтобы видеть свои чаты и видеоконференции, войдите в Сферум через VK ID.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="223"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="204"/>
         <source>Войти через VK ID</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="263"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="244"/>
         <source>Присоединиться</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="268"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="249"/>
         <source>Сейчас нет видеоконференций, к которым можно присоединиться.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="272"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="253"/>
         <source>Чаты</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="275"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="256"/>
         <source>Видеоконференции</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="286"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="267"/>
         <source>Обновить</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="305"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="286"/>
         <source>Сферум</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="356"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="337"/>
         <source>Обновление…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="372"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="353"/>
         <source>Показаны данные последнего обновления.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="374"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="355"/>
         <source>Нет связи с сервером Сферума.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="392"/>
+        <location filename="../../sferum_desktop/ui/sferum_tab.py" line="373"/>
         <source>Обновлено в %1</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1250,7 +1250,7 @@
     </message>
     <message>
         <location filename="../../sferum_desktop/ui/signin.py" line="159"/>
-        <location filename="../../sferum_desktop/ui/signin.py" line="340"/>
+        <location filename="../../sferum_desktop/ui/signin.py" line="345"/>
         <source>ВОЙТИ</source>
         <translation type="unfinished"></translation>
     </message>
@@ -1260,37 +1260,37 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/signin.py" line="266"/>
+        <location filename="../../sferum_desktop/ui/signin.py" line="271"/>
         <source>Учебная среда запускается…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/signin.py" line="268"/>
+        <location filename="../../sferum_desktop/ui/signin.py" line="273"/>
         <source>Учебная среда</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/signin.py" line="269"/>
+        <location filename="../../sferum_desktop/ui/signin.py" line="274"/>
         <source>данные вымышлены. Пароль у всех учётных записей: demo.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/signin.py" line="276"/>
+        <location filename="../../sferum_desktop/ui/signin.py" line="281"/>
         <source>Учётные записи ЭШ:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/signin.py" line="283"/>
+        <location filename="../../sferum_desktop/ui/signin.py" line="288"/>
         <source>Ещё не привязаны к Сферуму:</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/signin.py" line="340"/>
+        <location filename="../../sferum_desktop/ui/signin.py" line="345"/>
         <source>Вход…</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../sferum_desktop/ui/signin.py" line="353"/>
+        <location filename="../../sferum_desktop/ui/signin.py" line="358"/>
         <source>Введите имя пользователя и пароль.</source>
         <translation type="unfinished"></translation>
     </message>

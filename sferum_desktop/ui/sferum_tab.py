@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from PySide6.QtCore import (
     QAbstractTableModel,
@@ -52,6 +52,7 @@ from sferum_desktop.ui.common import Banner, alive, error_message, heading, open
 log = logging.getLogger("sferum_desktop.ui.sferum_tab")
 
 AnyIndex = QModelIndex | QPersistentModelIndex
+RowT = TypeVar("RowT")
 
 
 def _when(moment: datetime | None) -> str:
@@ -64,24 +65,15 @@ def _when(moment: datetime | None) -> str:
     return local.strftime("%d.%m.%Y")
 
 
-class ChatsModel(QAbstractTableModel):
-    """The person's chats: «Чат», «Последнее сообщение», «Время», «Непрочитанные»."""
+class _RowsModel(QAbstractTableModel, Generic[RowT]):
+    """A small read-only table of rows replaced as a whole (the two lists of the tab)."""
 
-    ChatIdRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 1
-    UnreadRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 2
-    NAME, LAST, WHEN, UNREAD = range(4)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, headers: list[str], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._rows: list[ChatSummary] = []
-        self._headers = [
-            self.tr("Чат"),
-            self.tr("Последнее сообщение"),
-            self.tr("Время"),
-            self.tr("Непрочитанные"),
-        ]
+        self._rows: list[RowT] = []
+        self._headers = headers
 
-    def set_rows(self, rows: list[ChatSummary]) -> None:
+    def set_rows(self, rows: list[RowT]) -> None:
         """Replace the rows (one reset: the list is small and wholly re-read)."""
         if rows == self._rows:
             return
@@ -89,7 +81,7 @@ class ChatsModel(QAbstractTableModel):
         self._rows = list(rows)
         self.endResetModel()
 
-    def row_at(self, row: int) -> ChatSummary:
+    def row_at(self, row: int) -> RowT:
         return self._rows[row]
 
     def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
@@ -108,6 +100,25 @@ class ChatsModel(QAbstractTableModel):
         ):
             return self._headers[section]
         return None
+
+
+class ChatsModel(_RowsModel[ChatSummary]):
+    """The person's chats: «Чат», «Последнее сообщение», «Время», «Непрочитанные»."""
+
+    ChatIdRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 1
+    UnreadRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 2
+    NAME, LAST, WHEN, UNREAD = range(4)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__([], parent)
+        self._headers = [
+            self.tr("Чат"),
+            self.tr("Последнее сообщение"),
+            self.tr("Время"),
+            self.tr("Непрочитанные"),
+        ]
+        self._bold = QFont()  # unread chats; made once, not on every data() call
+        self._bold.setBold(True)
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -127,9 +138,7 @@ class ChatsModel(QAbstractTableModel):
         elif role == Qt.ItemDataRole.ToolTipRole and column == self.LAST:
             return chat.last_message or None
         elif role == Qt.ItemDataRole.FontRole and chat.unread:
-            font = QFont()
-            font.setBold(True)
-            return font
+            return self._bold
         elif role == Qt.ItemDataRole.TextAlignmentRole and column in (self.WHEN, self.UNREAD):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         elif role == self.ChatIdRole:
@@ -139,43 +148,15 @@ class ChatsModel(QAbstractTableModel):
         return None
 
 
-class CallsModel(QAbstractTableModel):
+class CallsModel(_RowsModel[CallSummary]):
     """The video conferences the person can join: «Видеоконференция», «Начата»."""
 
     JoinLinkRole: ClassVar[int] = Qt.ItemDataRole.UserRole + 1
     NAME, STARTED = range(2)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[CallSummary] = []
+        super().__init__([], parent)
         self._headers = [self.tr("Видеоконференция"), self.tr("Начата")]
-
-    def set_rows(self, rows: list[CallSummary]) -> None:
-        if rows == self._rows:
-            return
-        self.beginResetModel()
-        self._rows = list(rows)
-        self.endResetModel()
-
-    def row_at(self, row: int) -> CallSummary:
-        return self._rows[row]
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._headers)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if (
-            orientation == Qt.Orientation.Horizontal
-            and role == Qt.ItemDataRole.DisplayRole
-            and 0 <= section < len(self._headers)
-        ):
-            return self._headers[section]
-        return None
 
     def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

@@ -228,6 +228,11 @@ class SignInWindow(QWidget):
 
     # --- profiles -------------------------------------------------------------------------
 
+    @property
+    def esia_dialog(self) -> EsiaDialog | None:
+        """The «Войти через госуслуги» window while it is open."""
+        return self._esia
+
     def set_profiles(self, profiles: ProfileSet, selected: str | None = None) -> None:
         """Show these profiles; keep or select one (`selected`, the last used, the default)."""
         current = selected or self.profile_box.currentText() or settings.LAST_PROFILE.get()

@@ -93,8 +93,8 @@ class SmokeDriver:
         # «Войти через госуслуги»: the ESIA page in the real web view, then «Отмена».
         await self.wait_for("esia-button", signin.esia_button.isEnabled)
         signin.esia_button.click()
-        await self.wait_for("esia-dialog", lambda: signin._esia is not None)
-        dialog = signin._esia
+        await self.wait_for("esia-dialog", lambda: signin.esia_dialog is not None)
+        dialog = signin.esia_dialog
         assert dialog is not None
         loaded: asyncio.Future[bool] = asyncio.get_event_loop().create_future()
 
@@ -112,7 +112,7 @@ class SmokeDriver:
             raise SmokeFailed(f"web-view: the ESIA page failed (ok={ok}, title={title!r})")
         self.report("web-view", f"title={title!r}")
         dialog.reject()
-        await self.wait_for("esia-closed", lambda: signin._esia is None)
+        await self.wait_for("esia-closed", lambda: signin.esia_dialog is None)
 
         # The demo account signs in with its password.
         account = next(a for a in controller.sandbox.hints.accounts if a.role == "admin")  # type: ignore[union-attr]

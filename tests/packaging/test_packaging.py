@@ -46,13 +46,13 @@ def build_script() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def deb_script() -> ModuleType:
-    return load("deb")
+def deb_script(build_script: ModuleType) -> ModuleType:
+    return build_script.load_sibling("deb")
 
 
 @pytest.fixture(scope="session")
-def smoke_script() -> ModuleType:
-    return load("smoke")
+def smoke_script(build_script: ModuleType) -> ModuleType:
+    return build_script.load_sibling("smoke")
 
 
 def test_version_comes_from_the_package(build_script: ModuleType) -> None:

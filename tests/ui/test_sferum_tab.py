@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -11,11 +12,11 @@ from conftest import Sandbox
 from PySide6.QtCore import QModelIndex, Qt
 
 from sferum_desktop.api.tokens import BearerTokens
-from sferum_desktop.auth.session import AuthSession
+from sferum_desktop.auth.session import AuthSession, CallSummary, ChatSummary
 from sferum_desktop.auth.vault import Vault
 from sferum_desktop.ui import settings
 from sferum_desktop.ui.main_window import MainWindow
-from sferum_desktop.ui.sferum_tab import ChatsModel
+from sferum_desktop.ui.sferum_tab import CallsModel, ChatsModel
 from ui.helpers import MemoryKeyring, Runner, UrlCatcher, demo_profile_for, until
 
 
@@ -126,3 +127,27 @@ def test_network_trouble_shows_a_banner_with_retry(
     qtbot.mouseClick(tab.banner.retry_button, Qt.MouseButton.LeftButton)
     until(qtbot, lambda: not tab.banner.isVisible())
     assert tab.status.text().startswith("Обновлено в")
+
+
+def test_the_tab_models_pass_qt_model_tester(qtmodeltester: Any) -> None:
+    now = datetime.now(UTC)
+    chats = ChatsModel()
+    qtmodeltester.check(chats)
+    chats.set_rows(
+        [
+            ChatSummary(1, "1А - Класс", "Завтра экскурсия", now, 2),
+            ChatSummary(2, "1А - Родители", "Спасибо", now - timedelta(days=3), 0, outgoing=True),
+        ]
+    )
+    qtmodeltester.check(chats)
+    assert chats.rowCount() == 2 and chats.columnCount() == 4
+    assert chats.data(chats.index(0, ChatsModel.NAME), Qt.ItemDataRole.FontRole).bold()
+    assert chats.data(chats.index(1, ChatsModel.NAME), Qt.ItemDataRole.FontRole) is None
+    assert chats.data(chats.index(1, ChatsModel.LAST)) == "Вы: Спасибо"
+    assert chats.headerData(0, Qt.Orientation.Horizontal) == "Чат"
+    calls = CallsModel()
+    calls.set_rows([CallSummary("c1", "Урок", "https://vk.com/call/join/x", now)])
+    qtmodeltester.check(calls)
+    assert calls.row_at(0).name == "Урок"
+    assert calls.data(calls.index(0, 0), CallsModel.JoinLinkRole) == "https://vk.com/call/join/x"
+    assert calls.headerData(1, Qt.Orientation.Horizontal) == "Начата"
